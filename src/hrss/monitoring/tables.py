@@ -1,0 +1,47 @@
+"""Store tables for values: reported (or, later, computed) figures and their import batches."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hrss.db import Base
+
+
+class ImportBatch(Base):
+    __tablename__ = "import_batch"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[str] = mapped_column(ForeignKey("plan.id", ondelete="CASCADE"))
+    source_name: Mapped[str] = mapped_column(String(255))  # file name, or "demo"
+    source: Mapped[str] = mapped_column(String(20))  # reported | simulated | computed
+    rows: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+class ValueRecord(Base):
+    """A value for (indicator, org unit, period), stored in the indicator's 表2 unit.
+
+    Months are numbered from year 0 (month_index = year*12 + month - 1) so that any
+    period is the closed range [first_month, last_month].
+    """
+
+    __tablename__ = "value"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "source", "indicator_code", "org_unit", "period"),
+        Index("ix_value_lookup", "plan_id", "source", "indicator_code", "org_unit", "last_month"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[str] = mapped_column(ForeignKey("plan.id", ondelete="CASCADE"))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(20))
+    indicator_code: Mapped[str] = mapped_column(String(10))
+    org_unit: Mapped[str] = mapped_column(String(50))
+    period: Mapped[str] = mapped_column(String(10))  # 2023-06 | 2023-Q2 | 2023
+    period_type: Mapped[str] = mapped_column(String(10))  # month | quarter | year
+    first_month: Mapped[int] = mapped_column(Integer)
+    last_month: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float] = mapped_column(Float)
+    numerator: Mapped[float | None] = mapped_column(Float)
+    denominator: Mapped[float | None] = mapped_column(Float)

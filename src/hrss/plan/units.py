@@ -1,0 +1,41 @@
+"""Units as the seed states them (万人, 人, 万人次, %, 场次, 万元) and conversion between them."""
+
+from __future__ import annotations
+
+# unit -> (dimension, factor to the dimension's base unit)
+UNITS: dict[str, tuple[str, float]] = {
+    "人": ("persons", 1.0),
+    "万人": ("persons", 10_000.0),
+    "人次": ("person_times", 1.0),
+    "万人次": ("person_times", 10_000.0),
+    "元": ("money", 1.0),
+    "万元": ("money", 10_000.0),
+    "亿元": ("money", 100_000_000.0),
+    "场次": ("events", 1.0),
+    "场": ("events", 1.0),
+    "家": ("organisations", 1.0),
+    "个": ("items", 1.0),
+    "%": ("percent", 1.0),
+}
+
+
+class UnitError(ValueError):
+    pass
+
+
+def factor(from_unit: str, to_unit: str) -> float:
+    """Multiply a value in from_unit by this to express it in to_unit."""
+    if from_unit == to_unit:
+        return 1.0
+    try:
+        dim_a, fa = UNITS[from_unit]
+        dim_b, fb = UNITS[to_unit]
+    except KeyError as exc:
+        raise UnitError(f"未知单位 (unknown unit): {exc.args[0]}") from exc
+    if dim_a != dim_b:
+        raise UnitError(f"单位不可换算 (units not convertible): {from_unit} → {to_unit}")
+    return fa / fb
+
+
+def convert(value: float, from_unit: str, to_unit: str) -> float:
+    return value * factor(from_unit, to_unit)

@@ -1,0 +1,76 @@
+"""Every setting, declared once (HRSS_* environment variables).
+
+The documentation page docs/SETTINGS.md is checked against this list by a test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from hrss.monitoring.evaluation import StatusThresholds
+
+DEFAULT_VAR_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    """Runtime settings. Build one per process (or per test); never at import time."""
+
+    model_config = SettingsConfigDict(env_prefix="HRSS_", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_VAR_DIR / 'hrss.sqlite3'}",
+        description="SQLAlchemy URL of the transactional store (SQLite file by default; "
+        "postgresql+psycopg://… in production).",
+    )
+    plan_file: Path | None = Field(
+        default=None,
+        description="Plan file loaded into an empty store; default: the shipped Xuzhou "
+        "2021–2025 plan.",
+    )
+    report_dir: Path = Field(
+        default=DEFAULT_VAR_DIR / "reports",
+        description="Where `hrss report` writes Word and Excel files unless --out is given.",
+    )
+    status_ahead_pp: float = Field(
+        default=5.0,
+        description="Completion at least this many percentage points ahead of time elapsed "
+        "is 超序时 (ahead of schedule).",
+    )
+    status_behind_pp: float = Field(
+        default=5.0,
+        description="Completion more than this many points behind time elapsed is 滞后 "
+        "(behind schedule).",
+    )
+    status_severe_pp: float = Field(
+        default=15.0,
+        description="Completion more than this many points behind time elapsed is 严重滞后 "
+        "(seriously behind).",
+    )
+    rate_severe_pp: float = Field(
+        default=2.0,
+        description="A ceiling/floor rate missing its bound by more than this many points "
+        "is 严重滞后; by less, 滞后.",
+    )
+    projection_risk_ratio: float = Field(
+        default=0.95,
+        description="A projection reaching at least this share of the target (but not all of "
+        "it) is 存在风险; below it, 难以完成.",
+    )
+
+    @property
+    def thresholds(self) -> StatusThresholds:
+        from hrss.monitoring.evaluation import StatusThresholds
+
+        return StatusThresholds(
+            ahead_pp=self.status_ahead_pp,
+            behind_pp=self.status_behind_pp,
+            severe_pp=self.status_severe_pp,
+            rate_severe_pp=self.rate_severe_pp,
+            projection_risk_ratio=self.projection_risk_ratio,
+        )
+
