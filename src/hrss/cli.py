@@ -41,6 +41,11 @@ class Context:
             self._engine = make_engine(self.settings.database_url)
         return self._engine
 
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
     def ready(self) -> Any:
         """Migrate the store and load the plan on first use; return the plan."""
         from hrss.plan.store import prepare_store
@@ -48,11 +53,16 @@ class Context:
         return prepare_store(self.engine, self.settings.plan_file)
 
 
+@app.callback()
+def _root(ctx: typer.Context) -> None:
+    """Build the settings once per invocation; release the engine when the command ends."""
+    context = Context(Settings())
+    ctx.obj = context
+    ctx.call_on_close(context.close)
+
+
 def _ctx(ctx: typer.Context) -> Context:
-    obj = ctx.find_root().obj
-    if obj is None:
-        obj = ctx.find_root().obj = Context(Settings())
-    return obj
+    return ctx.find_root().obj
 
 
 def _fail(message: str, code: int = 1) -> None:

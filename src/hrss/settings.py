@@ -74,3 +74,24 @@ class Settings(BaseSettings):
             projection_risk_ratio=self.projection_risk_ratio,
         )
 
+
+
+def settings_markdown() -> str:
+    """docs/SETTINGS.md, generated from the declarations above (a test keeps it current)."""
+    lines = [
+        "# Settings",
+        "",
+        "Every setting is an environment variable. This page is generated from",
+        "`src/hrss/settings.py` by `python -m hrss.settings > docs/SETTINGS.md`; a test checks it.",
+        "",
+        "| variable | default | meaning |",
+        "| --- | --- | --- |",
+    ]
+    for name, f in Settings.model_fields.items():
+        default = "shipped Xuzhou plan" if f.default is None else str(f.default)
+        lines.append(f"| `HRSS_{name.upper()}` | `{default}` | {f.description} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(settings_markdown(), end="")
