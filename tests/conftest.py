@@ -61,4 +61,5 @@ def engine(db_url: str) -> Iterator[Engine]:
 def cli_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("HRSS_DATABASE_URL", db_url)
     monkeypatch.setenv("HRSS_REPORT_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("COLUMNS", "240")  # wide tables: names are not folded
     return db_url

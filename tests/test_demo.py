@@ -10,8 +10,8 @@ from hrss.db import session_factory, transaction
 from hrss.monitoring.demo import MISSING, build_demo, is_simulated, load_demo
 from hrss.monitoring.engine import Evaluator
 from hrss.monitoring.periods import month_index
-from hrss.monitoring.service import evaluate
 from hrss.monitoring.series import ValueSet
+from hrss.monitoring.service import evaluate
 from hrss.plan.model import Plan
 
 

@@ -288,3 +288,36 @@ def test_distance_covered_is_linear(baseline: float, span: float, step: float) -
     assert ev.distance_covered(baseline, baseline, target) == 0
     assert ev.distance_covered(target, baseline, target) == pytest.approx(1)
     assert ev.distance_covered(baseline + step, baseline, target) == pytest.approx(step / span)
+
+
+def test_level_district_progress_measure_and_projection(plan: Plan) -> None:
+    # 沛县 I07: 6.9 (2020) → 8.2 (2025). Monthly values rise by 0.01 from 6.91 in 2021-01, so the
+    # 24 months 2021-07 … 2023-06 lie on the line v(k) = 6.9 + 0.01k (k = months since 2020-12).
+    # As of 2023-06 (k = 30): actual 7.2. Linear trend to 2025-12 (k = 60): 6.9 + 0.6 = 7.5.
+    # Distance share of the projection: (7.5 − 6.9)/1.3 = 0.4615 < 0.95 → 难以完成.
+    # CAGR_a = (7.2/6.9)^(1/2.5) − 1 = 1.043478^0.4 − 1 = 0.017170
+    # CAGR_r = (8.2/6.9)^(1/5) − 1 = 1.188406^0.2 − 1 = 0.035125
+    # R = CR = 0.017170/0.035125 = 0.4888 → limited (Open SDG, < 0.6) and limited (UNSD, < 0.5)
+    rows = [("I07", "沛县", f"{2021 + (k - 1) // 12}-{(k - 1) % 12 + 1:02d}", 6.9 + 0.01 * k, None, None) for k in range(1, 31)]
+    e = one(plan, values(plan, rows), "I07", "沛县", m(2023, 6))
+    assert e.actual == pytest.approx(7.2)
+    assert e.projection["value"] == pytest.approx(7.5)
+    assert e.projection["verdict"] == "难以完成"
+    pm = e.progress_measure
+    assert pm["cagr_actual"] == pytest.approx((7.2 / 6.9) ** (1 / 2.5) - 1)
+    assert pm["cagr_actual"] == pytest.approx(0.017170, abs=1e-6)
+    assert pm["cagr_required"] == pytest.approx(0.035125, abs=1e-6)
+    assert pm["opensdg_ratio"] == pytest.approx(0.4888, abs=1e-3)
+    assert pm["unsd_ratio"] == pytest.approx(pm["opensdg_ratio"])
+    assert (pm["opensdg_category"], pm["unsd_category"]) == ("limited_progress", "limited_progress")
+
+
+def test_ceiling_projection_and_measures(plan: Plan) -> None:
+    # I02 rising 0.1 pp a month from 2.0 in 2024-01: 2024-12 is 3.1; the trend reaches
+    # 3.1 + 0.1 × 12 = 4.3 by 2025-12, 0.3 over the 4% ceiling (≤ 2 pp) → 存在风险.
+    rows = [("I02", "徐州市", f"2024-{k:02d}", 2.0 + 0.1 * (k - 1), None, None) for k in range(1, 13)]
+    e = one(plan, values(plan, rows), "I02", "徐州市", m(2024, 12))
+    assert e.actual == pytest.approx(3.1)
+    assert e.projection["value"] == pytest.approx(4.3)
+    assert e.projection["verdict"] == "存在风险"
+    assert e.status == "符合序时"  # still inside the ceiling today

@@ -324,7 +324,13 @@ def report_cmd(
 
 
 def main() -> None:
-    app()
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        app()
+    except OperationalError as exc:
+        err.print(f"[red]无法连接或操作数据库，请检查 HRSS_DATABASE_URL (database unreachable or unusable): {exc.orig}[/red]", highlight=False)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":
