@@ -250,7 +250,7 @@ def test_groups_aggregate_their_members(plan: Plan) -> None:
 
 
 def test_ranking_of_org_units(plan: Plan) -> None:
-    # 丰县 ahead, 沛县 on track, 邳州市 behind, as of 2021-12 (elapsed 0.2).
+    # 丰县 exactly on schedule, 沛县 a little behind it, 邳州市 behind, as of 2021-12 (elapsed 0.2).
     # completions: 丰县 0.23/1.15 = 0.2 → gap 0; 沛县 0.30/1.75 = 0.1714 → −2.86; 邳州市 0.2/2.0 = 0.1 → −10
     rows = [("I01", "丰县", "2021-12", 0.23, None, None), ("I01", "沛县", "2021-12", 0.30, None, None), ("I01", "邳州市", "2021-12", 0.2, None, None)]
     results = Evaluator(plan, values(plan, rows), T).evaluate_all(m(2021, 12))
@@ -321,3 +321,23 @@ def test_ceiling_projection_and_measures(plan: Plan) -> None:
     assert e.projection["value"] == pytest.approx(4.3)
     assert e.projection["verdict"] == "存在风险"
     assert e.status == "符合序时"  # still inside the ceiling today
+
+
+def test_ceiling_above_baseline_exceeded_is_deterioration(plan: Plan) -> None:
+    # I02: baseline 1.76, ceiling 4. As of 2023-12 the rate is 4.5 (over the ceiling).
+    # CAGR_a = (4.5/1.76)^(1/3) − 1 = 2.5568^(1/3) − 1 = 0.3674 (a rise);
+    # CAGR_r = (4/1.76)^(1/5) − 1 = 2.2727^0.2 − 1 = 0.1784.
+    # Lower is better: R = −1 × 0.3674/0.1784 = −2.059 → deterioration; UNSD follows the
+    # desired direction too (a plain CAGR_a/CAGR_r = +2.06 would call it progress).
+    e = one(plan, values(plan, [("I02", "徐州市", "2023-12", 4.5, None, None)]), "I02", "徐州市", m(2023, 12))
+    pm = e.progress_measure
+    assert pm["opensdg_ratio"] == pytest.approx(-((4.5 / 1.76) ** (1 / 3) - 1) / ((4 / 1.76) ** 0.2 - 1))
+    assert pm["opensdg_ratio"] == pytest.approx(-2.059, abs=1e-3)
+    assert pm["opensdg_category"] == "deterioration" and pm["unsd_category"] == "deterioration"
+
+
+def test_values_after_the_plan_period_do_not_count(plan: Plan) -> None:
+    # I14 博士后: 600 in 2025-12 and 50 more in 2026-01; as of 2026-03 the plan is judged at 2025-12.
+    rows = [("I14", "徐州市", "2025-12", 600.0, None, None), ("I14", "徐州市", "2026-01", 50.0, None, None)]
+    e = one(plan, values(plan, rows), "I14", "徐州市", m(2026, 3))
+    assert e.actual == 600 and e.as_of == "2025-12" and e.status == "已完成"

@@ -116,6 +116,7 @@ class Evaluator:
         target = unit_target(self.plan, ind, unit)
         if target is None:
             return None
+        as_of = min(as_of, self.end)  # after the plan period, judge it as of its last month
         m = min(max(as_of - self.start + 1, 0), self.total_months)
         elapsed = ev.time_share(m, self.total_months)
         if ind.kind is TargetKind.CUMULATIVE:

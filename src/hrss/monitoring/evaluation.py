@@ -204,7 +204,10 @@ def progress_measure(
         return ProgressMeasure("cagr", ca, cr, None, "deterioration", None, "deterioration",
                                "目标为保持基数水平，现值已偏离 (target is to hold the baseline)")
     r = d * ca / abs(cr)
-    cr_ratio = ca / cr
+    # UNSD's CR = CAGR_a / CAGR_r equals R whenever the required change goes the desired way.
+    # Where it does not (a ceiling above the baseline, now exceeded), CAGR_r's sign would turn
+    # a rise into "progress"; the desired direction decides instead.
+    cr_ratio = ca / cr if (cr > 0) == (d > 0) else r
     return ProgressMeasure("cagr", ca, cr, r, opensdg_category(r), cr_ratio, unsd_category(cr_ratio))
 
 
