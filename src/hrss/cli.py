@@ -302,7 +302,7 @@ def report_cmd(
     from hrss.db import session_factory
     from hrss.monitoring.demo import is_simulated
     from hrss.monitoring.service import load_values
-    from hrss.reports.build import KINDS, write_reports
+    from hrss.reports.build import KINDS, ReportError, write_reports
 
     if kind not in KINDS:
         raise typer.BadParameter(" | ".join(KINDS), param_hint="--kind")
@@ -313,14 +313,17 @@ def report_cmd(
         values = load_values(session, plan, source)
         simulated = is_simulated(session, plan)
     target = out_dir or c.settings.report_dir
-    with Progress(console=err, transient=True) as progress:
-        task = progress.add_task("生成报告 (writing report)", total=None)
-        files = write_reports(
-            plan, values, kind=kind, as_of=month, out_dir=target, thresholds=c.settings.thresholds,
-            simulated=simulated, progress=lambda label: progress.update(task, description=label),
-        )
-    out.print(f"Word 报告 (report): {files.docx.resolve()}")
-    out.print(f"Excel 报告 (workbook): {files.xlsx.resolve()}")
+    try:
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task("生成报告 (writing report)", total=None)
+            files = write_reports(
+                plan, values, kind=kind, as_of=month, out_dir=target, thresholds=c.settings.thresholds,
+                simulated=simulated, progress=lambda label: progress.update(task, description=label),
+            )
+    except ReportError as exc:
+        _fail(str(exc))
+    out.print(f"Word 报告 (report): {files.docx.resolve()}", soft_wrap=True)
+    out.print(f"Excel 报告 (workbook): {files.xlsx.resolve()}", soft_wrap=True)
 
 
 def main() -> None:
