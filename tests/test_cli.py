@@ -19,6 +19,8 @@ def test_demo_then_final_report(cli_env: str, tmp_path: Path) -> None:
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
     assert "模拟数据" in result.output
+    result = runner.invoke(app, ["evaluate", "--as-of", "2025-12", "--org", "徐州市"])
+    assert result.exit_code == 0 and "【模拟数据 Simulated data】" in result.output
     out = tmp_path / "out"
     result = runner.invoke(app, ["report", "--kind", "final", "--as-of", "2025-12", "--out", str(out)])
     assert result.exit_code == 0, result.output

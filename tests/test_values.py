@@ -163,6 +163,7 @@ def test_cli_import_and_evaluate(cli_env: str, tmp_path: Path) -> None:
     data = json.loads(result.stdout)
     keys = {"indicator", "org_unit", "as_of", "actual", "expected", "target", "completion", "time_elapsed", "status", "progress_measure", "projection"}
     assert all(keys <= set(r) for r in data)
+    assert not any(r["simulated"] for r in data)
     i01 = next(r for r in data if r["indicator"] == "城镇新增就业人数")
     # 丰县: 0.23 万人 of 1.15 万人 after 30 of 60 months: completion 0.2, expected 0.575
     assert (i01["org_unit"], i01["as_of"]) == ("丰县", "2023-06")

@@ -231,13 +231,17 @@ def evaluate_cmd(
             raise typer.BadParameter(f"未知组织单位 (unknown org unit): {org}", param_hint="--org")
         org = unit.name
     from hrss.db import session_factory
+    from hrss.monitoring.demo import is_simulated
 
     with session_factory(c.engine)() as session:
         results = evaluate(session, plan, month, org_unit=org, source=source, thresholds=c.settings.thresholds)
+        simulated = is_simulated(session, plan)
     if format == "json":
-        sys.stdout.write(json.dumps([r.as_json() for r in results], ensure_ascii=False, indent=2) + "\n")
+        records = [{**r.as_json(), "simulated": simulated} for r in results]
+        sys.stdout.write(json.dumps(records, ensure_ascii=False, indent=2) + "\n")
         return
-    table = Table(title=f"截至 {as_of} 评估结果 (evaluation as of {as_of})")
+    mark = "【模拟数据 Simulated data】" if simulated else ""
+    table = Table(title=f"{mark}截至 {as_of} 评估结果 (evaluation as of {as_of})")
     for col in ("指标", "地区", "单位", "实际", "序时", "目标", "完成率", "时间进度", "状态", "预测"):
         table.add_column(col)
     for r in results:
