@@ -42,3 +42,19 @@ def test_db_upgrade_command_on_a_fresh_database(cli_env: str) -> None:
     assert "徐州市“十四五”人力资源和社会保障发展规划" in result.output
     result = runner.invoke(app, ["plan", "show"])
     assert result.exit_code == 0 and "城镇新增就业人数" in result.output
+
+
+def test_reloading_a_plan_keeps_its_values(engine: Engine, plan: Plan, tmp_path) -> None:
+    from hrss.monitoring.tables import ValueRecord
+    from hrss.monitoring.values import import_file
+    from hrss.plan.store import save_plan
+
+    path = tmp_path / "v.csv"
+    path.write_text("indicator,org_unit,period,value\nI01,丰县,2023-06,2300\n", encoding="utf-8")
+    with transaction(engine) as s:
+        assert import_file(s, plan, path).stored == 1
+    with transaction(engine) as s:
+        save_plan(s, plan)
+    with transaction(engine) as s:
+        assert s.execute(select(func.count()).select_from(ValueRecord)).scalar_one() == 1
+        assert stored_plan(s) == plan

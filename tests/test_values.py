@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -26,11 +27,8 @@ def _count(engine: Engine) -> int:
 
 
 def _import(engine: Engine, plan: Plan, path: Path):
-    with transaction(engine) as session:
-        result = import_file(session, plan, path)
-        if result.errors:
-            session.rollback()
-    return result
+    with transaction(engine) as session:  # commits: import_file itself must store nothing on error
+        return import_file(session, plan, path)
 
 
 def _csv(tmp_path: Path, body: str, name: str = "values.csv") -> Path:
@@ -53,6 +51,11 @@ GOOD = HEADER + "城镇新增就业人数,丰县,2023-06,2300\nI02,徐州市,202
         ("I01,丰县,2023-06,很多", "value", "不是有效数字"),
         ("I01,丰县,2023-06,-5", "value", "不能为负数"),
         ("I02,徐州市,2023-06,120", "value", "0–100"),
+        ("I01,丰县,2023-06,1_000", "value", "不是有效数字"),
+        ("I01,丰县,2023-06,inf", "value", "不是有效数字"),
+        ("I14,徐州市,2024-06,1e305", "value", "数值过大"),
+        ("I01,丰县,9999,1", "period", "不在规划基期至期末"),
+        ("I01,丰县,1900-01,1", "period", "不在规划基期至期末"),
         ("I01,丰县,2023-06,", "value", "数值为空"),
     ],
 )
@@ -171,3 +174,24 @@ def test_cli_import_and_evaluate(cli_env: str, tmp_path: Path) -> None:
     assert i01["expected"] == pytest.approx(0.575) and i01["status"] == "严重滞后"
     result = runner.invoke(app, ["evaluate", "--as-of", "2023-6x"])
     assert result.exit_code != 0
+
+
+def test_malformed_files_give_a_message_not_a_traceback(engine: Engine, plan: Plan, tmp_path: Path) -> None:
+    huge = _csv(tmp_path, HEADER + "I01,丰县,2023-06,\"" + "9" * 200_000 + "\"\n", "huge.csv")
+    [error] = _import(engine, plan, huge).errors
+    assert "CSV 格式错误" in error.message and "huge.csv 第2行" in error.message
+    wb = openpyxl.Workbook()
+    wb.active.append(["指标", "地区", "期间", "数值"])
+    wb.active.append(["I01", "丰县", "2023-06", 12345])
+    plain = tmp_path / "plain.xlsx"
+    wb.save(plain)
+    path = tmp_path / "big.xlsx"  # the same workbook with a 400-digit number in D2
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(path, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"<v>12345</v>", b"<v>" + b"9" * 400 + b"</v>")
+            dst.writestr(item, data)
+    [error] = _import(engine, plan, path).errors
+    assert error.row == 2 and error.field == "value"
+    assert _count(engine) == 0

@@ -194,9 +194,7 @@ def actuals_import(
     c = _ctx(ctx)
     plan = c.ready()
     with transaction(c.engine) as session:
-        result = import_file(session, plan, file)
-        if result.errors:
-            session.rollback()
+        result = import_file(session, plan, file)  # stores nothing when there is any error
     for p in result.problems:
         (err if p.level == "error" else out).print(str(p), highlight=False)
     if result.errors:
@@ -235,10 +233,10 @@ def evaluate_cmd(
 
     with session_factory(c.engine)() as session:
         results = evaluate(session, plan, month, org_unit=org, source=source, thresholds=c.settings.thresholds)
-        simulated = is_simulated(session, plan)
+        simulated = source == "reported" and is_simulated(session, plan)
     if format == "json":
         records = [{**r.as_json(), "simulated": simulated} for r in results]
-        sys.stdout.write(json.dumps(records, ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json.dumps(records, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
         return
     mark = "【模拟数据 Simulated data】" if simulated else ""
     table = Table(title=f"{mark}截至 {as_of} 评估结果 (evaluation as of {as_of})")
@@ -331,12 +329,16 @@ def report_cmd(
 
 
 def main() -> None:
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import SQLAlchemyError
 
     try:
         app()
-    except OperationalError as exc:
-        err.print(f"[red]无法连接或操作数据库，请检查 HRSS_DATABASE_URL (database unreachable or unusable): {exc.orig}[/red]", highlight=False)
+    except SQLAlchemyError as exc:
+        detail = getattr(exc, "orig", None) or exc
+        err.print(f"[red]数据库错误，请检查 HRSS_DATABASE_URL 与数据库状态 (database error): {detail}[/red]", highlight=False)
+        raise SystemExit(2) from None
+    except OSError as exc:
+        err.print(f"[red]文件或目录无法访问 (file system error): {exc}[/red]", highlight=False)
         raise SystemExit(2) from None
 
 

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from hrss.monitoring.periods import month, month_index
 from hrss.monitoring.tables import ImportBatch, ValueRecord
-from hrss.monitoring.values import NewValue, reporting_unit, store_values
+from hrss.monitoring.values import NewValue, store_values
 from hrss.plan.model import Aggregation, Indicator, OrgUnit, Plan, TargetKind
+from hrss.plan.targets import reporting_unit
 from hrss.plan.units import factor
 
 SEED = 20211231
@@ -113,7 +114,7 @@ class DemoBuilder:
     def _targets(self, ind: Indicator) -> list[tuple[OrgUnit, dict[int, float], float | None]]:
         """(reporting unit, annual targets, baseline) in the reporting unit, groups split to leaves."""
         dec = self.plan.decomposition_for(ind.code)
-        city = next(u for u in self.plan.org_units if u.kind == "city")
+        city = self.plan.city_unit
         if dec is None:
             per_year = ind.target / len(self.plan.years) if ind.kind is TargetKind.CUMULATIVE else ind.target
             return [(city, dict.fromkeys(self.plan.years, per_year), ind.baseline)]
@@ -153,14 +154,14 @@ class DemoBuilder:
             prev = goal
 
     def _city_level(self, ind: Indicator) -> None:
-        city = next(u for u in self.plan.org_units if u.kind == "city")
+        city = self.plan.city_unit
         base = ind.baseline or ind.target
         for i, (y, m) in enumerate(self.months, start=1):
             v = base + (ind.target * 1.01 - base) * i / len(self.months) + self.rng.gauss(0, 1.5)
             self._emit(ind, city, y, m, round(v, 1))
 
     def _rate(self, ind: Indicator) -> None:
-        city = next(u for u in self.plan.org_units if u.kind == "city")
+        city = self.plan.city_unit
         r = RATES[ind.code]
         for i, (y, m) in enumerate(self.months):
             level = r.start + (r.end - r.start) * i / (len(self.months) - 1)

@@ -14,42 +14,11 @@ from hrss.monitoring.evaluation import Status, StatusThresholds
 from hrss.monitoring.periods import month_index, month_label
 from hrss.monitoring.series import ValueSet
 from hrss.plan.model import Indicator, OrgUnit, Plan, TargetKind
-from hrss.plan.units import factor
+from hrss.plan.targets import UnitTarget, has_target, unit_target
 
 RECENT_MONTHS = 12
 TREND_MONTHS = 24
-
-
-@dataclass(frozen=True)
-class UnitTarget:
-    """An org unit's targets for one indicator, in the indicator's 表2 unit."""
-
-    final: float
-    baseline: float | None
-    annual: dict[int, float]
-    source: str  # 表2 | 附件表N
-
-
-def unit_target(plan: Plan, ind: Indicator, unit: OrgUnit) -> UnitTarget | None:
-    dec = plan.decomposition_for(ind.code)
-    if unit.kind == "city":
-        annual: dict[int, float] = {}
-        if dec is not None:
-            f = factor(dec.unit, ind.unit)
-            annual = {y: dec.total_row.values[y] * f for y in dec.target_years}
-        elif ind.kind is TargetKind.CUMULATIVE:
-            annual = {y: ind.target / len(plan.years) for y in plan.years}
-        return UnitTarget(ind.target, ind.baseline, annual, ind.source)
-    if dec is None or (row := dec.row(unit.name)) is None:
-        return None
-    f = factor(dec.unit, ind.unit)
-    annual = {y: row.values[y] * f for y in dec.target_years}
-    if ind.kind is TargetKind.CUMULATIVE:
-        final = (row.total if row.total is not None else sum(row.values[y] for y in dec.target_years)) * f
-    else:
-        final = row.values[ind.target_year] * f
-    baseline = row.values[dec.base_year] * f if dec.base_year is not None else None
-    return UnitTarget(final, baseline, annual, dec.table)
+TREND_METHOD = f"近{TREND_MONTHS}个月线性趋势外推 (linear trend of the last {TREND_MONTHS} months)"
 
 
 @dataclass
@@ -80,6 +49,8 @@ class Evaluation:
     rank_of: int | None = None
     target_source: str = "表2"
     notes: list[str] = field(default_factory=list)
+    data_through: str | None = None  # last month the unit's data covers, at or before as_of
+    missing: list[str] = field(default_factory=list)  # member units with a target but no data
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,7 +65,7 @@ class Evaluator:
         self.end = month_index(plan.end_year, 12)
         self.total_months = plan.months
         self.baseline_month = self.start - 1
-        self.city = next(u for u in plan.org_units if u.kind == "city")
+        self.city = plan.city_unit
 
     def units_for(self, ind: Indicator) -> list[OrgUnit]:
         units = [self.city]
@@ -116,14 +87,41 @@ class Evaluator:
         target = unit_target(self.plan, ind, unit)
         if target is None:
             return None
-        as_of = min(as_of, self.end)  # after the plan period, judge it as of its last month
-        m = min(max(as_of - self.start + 1, 0), self.total_months)
+        requested = min(as_of, self.end)  # after the plan period, judge it as of its last month
+        # Judge the unit where its data ends: a unit reporting yearly is not "behind" in June.
+        through = self.values.last_month(ind.code, unit.name, requested)
+        at = through if through is not None and through >= self.start else requested
+        m = min(max(at - self.start + 1, 0), self.total_months)
         elapsed = ev.time_share(m, self.total_months)
         if ind.kind is TargetKind.CUMULATIVE:
-            return self._cumulative(ind, unit, target, as_of, m, elapsed)
-        if ind.kind is TargetKind.LEVEL or self._path(ind, target) is not None:
-            return self._path_eval(ind, unit, target, as_of, m, elapsed)
-        return self._bound(ind, unit, target, as_of, m, elapsed)
+            e = self._cumulative(ind, unit, target, at, m, elapsed)
+        elif ind.kind is TargetKind.LEVEL or self._path(ind, target) is not None:
+            e = self._path_eval(ind, unit, target, at, m, elapsed)
+        else:
+            e = self._bound(ind, unit, target, at, m, elapsed)
+        e.as_of = month_label(requested)
+        if through is not None:
+            e.data_through = month_label(through)
+            if through < requested:
+                e.notes.append(f"数据截至 {e.data_through}，按该月评估 (data only through {e.data_through}; evaluated as of that month)")
+        e.missing = self._missing(ind, unit, requested)
+        if e.missing:
+            e.notes.append(f"数据不全：{'、'.join(e.missing)} 无数据 (incomplete: no data from {len(e.missing)} unit(s))")
+        return e
+
+    def _missing(self, ind: Indicator, unit: OrgUnit, at: int) -> list[str]:
+        """Units under an aggregate that answer for a target but have sent no data at all."""
+        if (ind.code, unit.name) in self.values.series or not unit.members:
+            return []
+        return [
+            leaf.name for leaf in self._leaves(unit)
+            if has_target(self.plan, ind, leaf) and self.values.last_month(ind.code, leaf.name, at) is None
+        ]
+
+    def _leaves(self, unit: OrgUnit) -> list[OrgUnit]:
+        if not unit.members:
+            return [unit]
+        return [leaf for name in unit.members if (u := self.plan.org_unit(name)) for leaf in self._leaves(u)]
 
     def _base(self, ind: Indicator, unit: OrgUnit, target: UnitTarget, as_of: int, elapsed: float) -> Evaluation:
         return Evaluation(
@@ -157,12 +155,10 @@ class Evaluator:
         window = min(RECENT_MONTHS, m)
         recent = self.values.flow(ind.code, unit.name, as_of - window + 1, as_of) or 0.0
         projected = ev.project_flow(actual, recent, window, self.total_months - m)
-        e.projection = {
-            "value": projected,
-            "year": self.plan.end_year,
-            "method": f"近{window}个月月均增量外推 (run rate of the last {window} months)",
-            "verdict": ev.verdict_share(projected / target.final, self.t).value,
-        }
+        e.projection = self._projection(
+            projected, f"近{window}个月月均增量外推 (run rate of the last {window} months)",
+            ev.verdict_share(projected / target.final, self.t),
+        )
         return self._finish(e, ind, ev.schedule_status(e.completion, elapsed, self.t))
 
     def _annual_flow(self, ind: Indicator, unit: OrgUnit, target: UnitTarget, as_of: int) -> dict[str, Any] | None:
@@ -223,11 +219,7 @@ class Evaluator:
         e.progress_measure = _measure_json(pm)
         projected = self._trend(ind, unit, as_of)
         share = ev.distance_covered(projected, baseline, target.final)
-        e.projection = {
-            "value": projected, "year": self.plan.end_year,
-            "method": f"近{TREND_MONTHS}个月线性趋势外推 (linear trend of the last {TREND_MONTHS} months)",
-            "verdict": ev.verdict_share(share, self.t).value,
-        }
+        e.projection = self._projection(projected, TREND_METHOD, ev.verdict_share(share, self.t))
         if ind.kind is TargetKind.LEVEL:
             e.annual = self._annual_level(ind, unit, target, as_of, actual)
         return self._finish(e, ind, ev.schedule_status(e.completion, e.expected_completion, self.t))
@@ -263,15 +255,16 @@ class Evaluator:
         )
         e.progress_measure = _measure_json(pm)
         projected = self._trend(ind, unit, as_of)
-        e.projection = {
-            "value": projected, "year": self.plan.end_year,
-            "method": f"近{TREND_MONTHS}个月线性趋势外推 (linear trend of the last {TREND_MONTHS} months)",
-            "verdict": ev.verdict_bound(projected, target.final, ceiling=ceiling, t=self.t).value,
-        }
+        e.projection = self._projection(
+            projected, TREND_METHOD, ev.verdict_bound(projected, target.final, ceiling=ceiling, t=self.t)
+        )
         final = as_of >= self.end
         return self._finish(e, ind, ev.bound_status(actual, target.final, ceiling=ceiling, final=final, t=self.t))
 
     # -- helpers ----------------------------------------------------------------------
+
+    def _projection(self, value: float, method: str, verdict: ev.Verdict) -> dict[str, Any]:
+        return {"value": value, "year": self.plan.end_year, "method": method, "verdict": verdict.value}
 
     def _window_start(self, ind: Indicator, as_of: int) -> int:
         """Flow rates run over the as-of year to date; stocks look back to the plan start."""

@@ -45,8 +45,12 @@ class CsvReader(Reader):
                 continue
         else:  # pragma: no cover - gb18030 decodes any byte string
             raise InputFileError(f"{path.name}: 无法识别文件编码 (unknown encoding)")
-        for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-            yield n, list(row)
+        n = 0
+        try:
+            for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+                yield n, list(row)
+        except csv.Error as exc:
+            raise InputFileError(f"{path.name} 第{n + 1}行: CSV 格式错误 (malformed CSV): {exc}") from exc
 
 
 def check_zip(path: Path) -> None:
@@ -80,10 +84,15 @@ class XlsxReader(Reader):
             wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
         except Exception as exc:  # openpyxl raises many types for corrupt files
             raise InputFileError(f"{path.name}: 无法读取工作簿 (cannot read workbook): {exc}") from exc
+        n = 0
         try:
             ws = wb.worksheets[0]
             for n, row in enumerate(ws.iter_rows(values_only=True), start=1):
                 yield n, list(row)
+        except InputFileError:
+            raise
+        except Exception as exc:  # read-only openpyxl parses lazily: corrupt XML surfaces here
+            raise InputFileError(f"{path.name} 第{n + 1}行: 工作表内容损坏 (corrupt worksheet): {type(exc).__name__}") from exc
         finally:
             wb.close()
 

@@ -78,6 +78,15 @@ class ValueSet:
             return True
         return any(self.has_data(ind, m) for m in self.members.get(unit, ()))
 
+    def last_month(self, ind: str, unit: str, at: int) -> int | None:
+        """The last month covered by data at or before `at`: the unit's own, else its members' latest."""
+        s = self.series.get((ind, unit))
+        if s is not None:
+            j = bisect_right(s.lasts, at)
+            return s.lasts[j - 1] if j else None
+        found = [x for m in self.members.get(unit, ()) if (x := self.last_month(ind, m, at)) is not None]
+        return max(found) if found else None
+
     def flow(self, ind: str, unit: str, start: int, end: int) -> float | None:
         s = self.series.get((ind, unit))
         if s is not None:

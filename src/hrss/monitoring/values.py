@@ -10,6 +10,7 @@ Values are stored in the 表2 unit.
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,7 +23,8 @@ from sqlalchemy.orm import Session
 from hrss.monitoring.periods import Period, PeriodError, month_index, parse_period
 from hrss.monitoring.readers import InputFileError, reader_for
 from hrss.monitoring.tables import ImportBatch, ValueRecord
-from hrss.plan.model import Indicator, OrgUnit, Plan
+from hrss.plan.model import Indicator, Plan
+from hrss.plan.targets import has_target, reporting_unit
 from hrss.plan.units import UnitError, factor
 
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -35,6 +37,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "denominator": ("denominator", "分母"),
 }
 REQUIRED = ("indicator", "org_unit", "period", "value")
+MAX_VALUE = 1e12  # no plan figure comes near this in its own unit; larger is a typing error
 FIELD_LABELS = {
     "indicator": "指标", "org_unit": "地区", "period": "期间", "value": "数值",
     "unit": "计量单位", "numerator": "分子", "denominator": "分母", "-": "-",
@@ -51,6 +54,8 @@ class Problem:
 
     def __str__(self) -> str:
         kind = "错误" if self.level == "error" else "警告"
+        if self.row == 0:  # the file as a whole
+            return f"[{kind}] {self.file}: {self.message}"
         return f"[{kind}] {self.file} 第{self.row}行 字段「{FIELD_LABELS.get(self.field, self.field)}」({self.field}): {self.message}"
 
 
@@ -81,40 +86,31 @@ class ImportResult:
         return [p for p in self.problems if p.level == "warning"]
 
 
-def reporting_unit(plan: Plan, ind: Indicator) -> str:
-    dec = plan.decomposition_for(ind.code)
-    return dec.unit if dec else ind.unit
-
-
-def has_target(plan: Plan, ind: Indicator, unit: OrgUnit) -> bool:
-    if unit.kind == "city":
-        return True
-    dec = plan.decomposition_for(ind.code)
-    if dec is None:
-        return False
-    for row in dec.rows:
-        if row.org_unit == unit.name:
-            return True
-        group = plan.org_unit(row.org_unit)
-        if group and unit.name in group.members:
-            return True
-    return False
+NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
 def _number(raw: object) -> float | None:
-    """A finite number from a cell, or None when the cell is empty; ValueError otherwise."""
+    """A finite number from a cell, or None when the cell is empty; ValueError otherwise.
+
+    Text must look like a plain decimal number (thousands separators and full-width digits
+    are normalised first): no formulas, no '1_000', no 'inf'.
+    """
     if raw is None:
         return None
     if isinstance(raw, bool):
         raise ValueError
     if isinstance(raw, int | float):
-        if not math.isfinite(raw):
+        try:
+            value = float(raw)
+        except OverflowError as exc:
+            raise ValueError from exc
+    else:
+        text = unicodedata.normalize("NFKC", str(raw)).strip().replace(",", "")
+        if not text:
+            return None
+        if not NUMBER.fullmatch(text):
             raise ValueError
-        return float(raw)
-    text = unicodedata.normalize("NFKC", str(raw)).strip().replace(",", "")
-    if not text:
-        return None
-    value = float(text)
+        value = float(text)
     if not math.isfinite(value):
         raise ValueError
     return value
@@ -191,8 +187,9 @@ class _RowChecker:
         self.seen[key] = n
         if not has_target(self.plan, ind, unit):
             self.problem(n, "org_unit", f"{unit.name} 没有「{ind.name}」的分解目标 (no target for this unit)", "warning")
-        if period.last < self.first or period.first > self.last:
-            self.problem(n, "period", f"{period.label} 不在规划期 {self.plan.start_year}–{self.plan.end_year} 内 (outside the plan period)", "warning")
+        if period.first < month_index(self.plan.baseline_year, 1) or period.last > self.last:
+            self.problem(n, "period", f"{period.label} 不在规划基期至期末 {self.plan.baseline_year}–{self.plan.end_year} 内 (outside the plan's years)")
+            return
         self.result.values.append(
             NewValue(ind.code, unit.name, period, value, values["numerator"], values["denominator"], n)
         )
@@ -225,10 +222,14 @@ class _RowChecker:
             return None
         given_unit = unit_text or reporting_unit(self.plan, ind)
         try:
-            return value * factor(given_unit, ind.unit)
+            converted = value * factor(given_unit, ind.unit)
         except UnitError as exc:
             self.problem(n, "unit", f"{exc}; 「{ind.name}」的单位为 {ind.unit}")
             return None
+        if not math.isfinite(converted) or converted > MAX_VALUE:
+            self.problem(n, "value", f"数值过大 (value too large): {value:g} {given_unit}")
+            return None
+        return converted
 
 
 def validate_rows(plan: Plan, rows: Iterable[tuple[int, list[object]]], file_name: str) -> ImportResult:

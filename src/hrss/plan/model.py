@@ -193,6 +193,11 @@ class Plan:
     def years(self) -> tuple[int, ...]:
         return tuple(range(self.start_year, self.end_year + 1))
 
+    @property
+    def city_unit(self) -> OrgUnit:
+        """The org unit the plan is for (kind "city")."""
+        return next(u for u in self.org_units if u.kind == "city")
+
     def indicator(self, code: str) -> Indicator:
         return self._by_code[code]
 

@@ -22,23 +22,15 @@ from hrss.plan.tables import (
 
 
 def save_plan(session: Session, plan: Plan) -> None:
-    """Insert or replace plan and its lookup rows (values of other plans are untouched)."""
-    session.execute(delete(PlanRecord).where(PlanRecord.id == plan.id))
+    """Insert plan, or update it in place: its values and import batches are kept."""
     for table in (OrgUnitRecord, IndicatorRecord, TargetRecord, CommitmentRecord):
         session.execute(delete(table).where(table.plan_id == plan.id))
-    session.add(
-        PlanRecord(
-            id=plan.id,
-            title=plan.title,
-            document=plan.document,
-            city=plan.city,
-            baseline_year=plan.baseline_year,
-            start_year=plan.start_year,
-            end_year=plan.end_year,
-            body=dump_plan(plan),
-            loaded_at=datetime.now(UTC).replace(tzinfo=None),
-        )
-    )
+    record = session.get(PlanRecord, plan.id) or PlanRecord(id=plan.id)
+    record.title, record.document, record.city = plan.title, plan.document, plan.city
+    record.baseline_year, record.start_year, record.end_year = plan.baseline_year, plan.start_year, plan.end_year
+    record.body = dump_plan(plan)
+    record.loaded_at = datetime.now(UTC).replace(tzinfo=None)
+    session.add(record)
     session.flush()
     session.add_all(
         OrgUnitRecord(

@@ -157,6 +157,8 @@ def _aggregation(kind: TargetKind, name: str, unit: str) -> Aggregation:
         return Aggregation.FLOW
     if unit == "%":
         return Aggregation.FLOW_RATE if name.endswith(FLOW_RATE_WORDS) else Aggregation.STOCK_RATE
+    if _scale(name, unit) != 1.0:
+        return Aggregation.STOCK_RATE  # a density such as 每万名劳动力中…: never summed across units
     return Aggregation.STOCK
 
 

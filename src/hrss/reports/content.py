@@ -88,7 +88,7 @@ class ReportData:
 
     @property
     def city(self) -> str:
-        return next(u.name for u in self.plan.org_units if u.kind == "city")
+        return self.plan.city_unit.name
 
     @property
     def kind_name(self) -> str:
