@@ -328,6 +328,35 @@ def report_cmd(
     out.print(f"Excel 报告 (workbook): {files.xlsx.resolve()}", soft_wrap=True)
 
 
+@app.command("serve")
+def serve_cmd(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="监听地址 (address to listen on)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="端口 (port)")] = 8000,
+    demo: Annotated[bool, typer.Option("--demo", help="同时载入模拟数据 (also load the simulated data)")] = False,
+) -> None:
+    """启动平台网站 (start the web platform)."""
+    import uvicorn
+
+    from hrss.web.app import create_app
+
+    c = _ctx(ctx)
+    plan = c.ready()
+    if demo:
+        from hrss.db import transaction
+        from hrss.monitoring.demo import build_demo, load_demo
+
+        with transaction(c.engine) as session:
+            stored = load_demo(session, plan, build_demo(plan))
+        if stored is None:
+            err.print("[yellow]已有真实填报数据，未载入模拟数据 (real data present: simulated data not loaded)[/yellow]")
+        else:
+            out.print(f"已载入模拟数据 (simulated data loaded): {stored} 条")
+    web = create_app(c.settings)
+    out.print(f"平台已启动，请在浏览器打开 (open in a browser): http://{host}:{port}/", soft_wrap=True)
+    uvicorn.run(web, host=host, port=port, log_level="warning")
+
+
 def main() -> None:
     from sqlalchemy.exc import SQLAlchemyError
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hrss.monitoring.engine import Evaluation, Evaluator
 from hrss.monitoring.evaluation import StatusThresholds
+from hrss.monitoring.periods import month_index
 from hrss.monitoring.series import ValueSet
-from hrss.monitoring.tables import ValueRecord
+from hrss.monitoring.tables import ImportBatch, ValueRecord
 from hrss.plan.model import Plan
 
 SOURCES = ("reported", "computed")
@@ -32,3 +33,19 @@ def evaluate(
     thresholds: StatusThresholds | None = None,
 ) -> list[Evaluation]:
     return Evaluator(plan, load_values(session, plan, source), thresholds).evaluate_all(as_of, org_unit)
+
+
+def data_version(session: Session, plan: Plan) -> tuple[int, int]:
+    """Changes whenever values change: (newest import batch id, number of values)."""
+    batch = session.execute(select(func.max(ImportBatch.id)).where(ImportBatch.plan_id == plan.id)).scalar_one()
+    count = session.execute(select(func.count()).select_from(ValueRecord).where(ValueRecord.plan_id == plan.id)).scalar_one()
+    return batch or 0, count
+
+
+def latest_month(session: Session, plan: Plan, source: str = "reported") -> int | None:
+    """The last month any value covers, within the plan period."""
+    end = month_index(plan.end_year, 12)
+    q = select(func.max(ValueRecord.last_month)).where(
+        ValueRecord.plan_id == plan.id, ValueRecord.source == source, ValueRecord.last_month <= end
+    )
+    return session.execute(q).scalar_one()

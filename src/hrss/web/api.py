@@ -1,0 +1,95 @@
+"""JSON API under /api/v1: everything the pages show, for machine clients."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from hrss.monitoring.periods import month_label
+from hrss.plan.export import export_plan
+from hrss.web.deps import AsOfParam, CacheDep, PlanDep, SessionDep, bad_request, resolve_as_of
+from hrss.web.views import indicator_trend
+
+router = APIRouter(tags=["plan and evaluation 规划与评估"])
+
+CSV_COLUMNS = ("indicator_code", "indicator", "org_unit", "as_of", "unit", "actual", "expected", "target",
+               "completion", "time_elapsed", "gap_pp", "status", "rank")
+
+
+@router.get("/plan", summary="规划数据 (the plan as one JSON object)")
+def get_plan(plan: PlanDep) -> dict[str, Any]:
+    return export_plan(plan)
+
+
+@router.get("/evaluation", summary="评估结果 (evaluation of every indicator × org unit)")
+def get_evaluation(
+    plan: PlanDep, cache: CacheDep, session: SessionDep, as_of: AsOfParam = None,
+    org: Annotated[str | None, Query(max_length=50, description="组织单位名称")] = None,
+    indicator: Annotated[str | None, Query(max_length=10, description="指标代码")] = None,
+) -> dict[str, Any]:
+    month = resolve_as_of(as_of, cache, session)
+    snap = cache.snapshot(session, month)
+    rows = snap.evaluations
+    if org is not None:
+        unit = plan.org_unit(org)
+        if unit is None:
+            raise bad_request(f"未知组织单位: {org}", f"unknown org unit: {org}", 404)
+        rows = [e for e in rows if e.org_unit == unit.name]
+    if indicator is not None:
+        rows = [e for e in rows if e.indicator_code == indicator]
+    return {"as_of": month_label(month), "simulated": snap.simulated, "results": [e.as_json() for e in rows]}
+
+
+@router.get("/indicators/{code}", summary="单个指标 (one indicator: by org unit and monthly trend)")
+def get_indicator(code: str, plan: PlanDep, cache: CacheDep, session: SessionDep, as_of: AsOfParam = None) -> dict[str, Any]:
+    ind = _indicator(plan, code)
+    month = resolve_as_of(as_of, cache, session)
+    snap = cache.snapshot(session, month)
+    return {
+        "indicator": _indicator_json(plan, ind.code),
+        "as_of": month_label(month),
+        "simulated": snap.simulated,
+        "by_org_unit": [e.as_json() for e in snap.for_indicator(ind.code)],
+        "trend": indicator_trend(snap, plan, ind),
+    }
+
+
+@router.get("/indicators/{code}/evaluation.csv", summary="下载分地区评估 (CSV)", response_class=Response)
+def get_indicator_csv(code: str, plan: PlanDep, cache: CacheDep, session: SessionDep, as_of: AsOfParam = None) -> Response:
+    ind = _indicator(plan, code)
+    snap = cache.snapshot(session, resolve_as_of(as_of, cache, session))
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(CSV_COLUMNS)
+    for e in snap.for_indicator(ind.code):
+        data = e.as_json()
+        writer.writerow([_csv_safe(data[c]) for c in CSV_COLUMNS])
+    return Response(
+        "\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{ind.code}-{snap.as_of}.csv"'},
+    )
+
+
+def _indicator_json(plan: Any, code: str) -> dict[str, Any]:
+    exported = export_plan(plan)
+    return next(i for i in exported["indicators"] + exported["annex_indicators"] if i["code"] == code)
+
+
+def _csv_safe(value: object) -> object:
+    """Neutralise text that a spreadsheet would run as a formula (OWASP CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _indicator(plan: Any, code: str) -> Any:
+    ind = plan.find_indicator(code)
+    if ind is None:
+        raise bad_request(f"未知指标: {code}", f"unknown indicator: {code}", 404)
+    return ind
+
+

@@ -1,0 +1,72 @@
+"""The web application factory: `create_app(settings)` builds one app; nothing at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hrss import __version__
+from hrss.db import make_engine, session_factory
+from hrss.plan.store import prepare_store
+from hrss.settings import Settings
+from hrss.web import api, pages
+from hrss.web.i18n import t
+from hrss.web.views import EvaluationCache
+
+WEB_DIR = Path(str(resources.files("hrss") / "web"))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = make_engine(settings.database_url)
+    plan = prepare_store(engine, settings.plan_file)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="HRSS 人社规划监测评估平台 API",
+        version=__version__,
+        description="规划监测评估平台接口 (plan monitoring and evaluation API). 错误信息中英文并列 (errors in Chinese and English).",
+        openapi_url="/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+    app.state.plan = plan
+    app.state.cache = EvaluationCache(plan, settings.thresholds)
+    templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
+    templates.env.globals["t"] = t
+    app.state.templates = templates
+
+    app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
+    app.include_router(pages.router)
+    app.include_router(api.router, prefix="/api/v1")
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in exc.errors())
+        return JSONResponse(
+            {"message": f"请求参数无效: {fields}", "message_en": f"Invalid request: {fields}"}, status_code=422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, dict) else {"message": str(exc.detail), "message_en": str(exc.detail)}
+        return JSONResponse(detail, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    return app

@@ -1,0 +1,76 @@
+"""User-interface text: Chinese first, English available (?lang=en, remembered in a cookie)."""
+
+from __future__ import annotations
+
+LANGS = ("zh", "en")
+
+TEXT: dict[str, tuple[str, str]] = {
+    "app": ("人社规划监测评估平台", "HRSS plan monitoring"),
+    "dashboard": ("总览", "Overview"),
+    "indicators": ("指标", "Indicators"),
+    "org_units": ("地区", "Org units"),
+    "as_of": ("截至月份", "As of"),
+    "show": ("查看", "Show"),
+    "target": ("目标", "Target"),
+    "actual": ("实际", "Actual"),
+    "expected": ("序时", "Expected"),
+    "completion": ("完成进度", "Completion"),
+    "time_elapsed": ("时间进度", "Time elapsed"),
+    "status": ("状态", "Status"),
+    "projection": ("预测研判", "Projection"),
+    "rank": ("排名", "Rank"),
+    "baseline": ("基数", "Baseline"),
+    "unit": ("单位", "Unit"),
+    "warnings": ("预警与滞后", "Warnings"),
+    "no_warnings": ("暂无滞后指标", "Nothing behind schedule"),
+    "binding_alert": ("约束性指标预警", "Binding indicator alert"),
+    "simulated": ("模拟数据", "Simulated data"),
+    "by_org_unit": ("分地区完成情况", "By org unit"),
+    "trend": ("实际值与序时进度", "Actual vs schedule"),
+    "measures": ("评价方法", "How it is measured"),
+    "note": ("口径说明", "Definition note"),
+    "download": ("下载数据 (CSV)", "Download data (CSV)"),
+    "targets_by_year": ("分年度目标", "Targets by year"),
+    "progress": ("完成情况", "Progress"),
+    "login": ("登录", "Sign in"),
+    "logout": ("退出", "Sign out"),
+    "username": ("用户名", "User name"),
+    "password": ("密码", "Password"),
+    "data_through": ("数据截至", "Data through"),
+    "missing": ("未报送", "Not reported"),
+    "language": ("English", "中文"),
+}
+
+MEASURE_HELP: dict[str, tuple[str, str]] = {
+    "cumulative": (
+        "五年累计指标：完成进度 = 累计完成 ÷ 五年目标；序时进度 = 已过月数 ÷ 60；差距 = 完成进度 − 序时进度（百分点）。"
+        "预测按近12个月月均增量外推。",
+        "Five-year cumulative: completion = total so far ÷ five-year target; time elapsed = months ÷ 60; "
+        "gap in percentage points. Projection from the run rate of the last 12 months.",
+    ),
+    "level": (
+        "期末水平指标：完成进度 = (实际 − 基数) ÷ (目标 − 基数)，与时间进度比较；"
+        "另列年均增速法（UNSD、Open SDG）。预测按近24个月线性趋势外推。",
+        "End-of-period level: completion = share of the distance from baseline to target covered, against "
+        "time elapsed; CAGR-based UNSD and Open SDG measures; projection from a 24-month linear trend.",
+    ),
+    "floor": (
+        "下限指标：须达到或高于目标值；有基数或中期节点的按路径序时评价，否则看是否达标及余量（百分点）。",
+        "Floor: must reach or stay at or above the target; judged along its path where it has a baseline "
+        "or milestones, otherwise by compliance and margin.",
+    ),
+    "ceiling": (
+        "上限指标：须控制在目标值以内；看是否达标及余量（百分点）。",
+        "Ceiling: must stay at or below the target; judged by compliance and margin.",
+    ),
+}
+
+
+def t(key: str, lang: str) -> str:
+    zh, en = TEXT[key]
+    return en if lang == "en" else zh
+
+
+def measure_help(kind: str, lang: str) -> str:
+    zh, en = MEASURE_HELP.get(kind, MEASURE_HELP["level"])
+    return en if lang == "en" else zh

@@ -1,0 +1,74 @@
+"""Server-rendered pages (Chinese by default, English with ?lang=en)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from hrss.monitoring.periods import month_label
+from hrss.plan.model import ATTRIBUTE_LABELS, TARGET_KIND_LABELS
+from hrss.web.deps import (
+    AsOfParam,
+    CacheDep,
+    LangDep,
+    PlanDep,
+    SessionDep,
+    bad_request,
+    resolve_as_of,
+)
+from hrss.web.i18n import measure_help
+from hrss.web.views import indicator_trend
+
+router = APIRouter(include_in_schema=False)
+
+
+def render(request: Request, name: str, lang: str, context: dict[str, Any]) -> Response:
+    templates = request.app.state.templates
+    response = templates.TemplateResponse(request, name, {"lang": lang, "plan": request.app.state.plan, **context})
+    if request.query_params.get("lang") == lang:
+        response.set_cookie("lang", lang, max_age=365 * 86400, httponly=True, samesite="lax")
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(request: Request, plan: PlanDep, cache: CacheDep, session: SessionDep, lang: LangDep, as_of: AsOfParam = None) -> Response:
+    month = resolve_as_of(as_of, cache, session)
+    snap = cache.snapshot(session, month)
+    cards = [e for e in snap.city(plan) if plan.indicator(e.indicator_code).source == "表2"]
+    return render(request, "dashboard.html", lang, {
+        "as_of": month_label(month), "cards": cards, "warnings": snap.warnings()[:30], "simulated": snap.simulated,
+        "annex": [e for e in snap.city(plan) if plan.indicator(e.indicator_code).source != "表2"],
+    })
+
+
+@router.get("/indicators/{code}", response_class=HTMLResponse)
+def indicator_page(code: str, request: Request, plan: PlanDep, cache: CacheDep, session: SessionDep, lang: LangDep, as_of: AsOfParam = None) -> Response:
+    ind = plan.find_indicator(code)
+    if ind is None:
+        raise bad_request(f"未知指标: {code}", f"unknown indicator: {code}", 404)
+    month = resolve_as_of(as_of, cache, session)
+    snap = cache.snapshot(session, month)
+    rows = snap.for_indicator(ind.code)
+    ranked = sorted((e for e in rows if e.org_unit != plan.city_unit.name), key=lambda e: (e.rank or 999, e.org_unit))
+    return render(request, "indicator.html", lang, {
+        "as_of": month_label(month), "ind": ind, "city": next((e for e in rows if e.org_unit == plan.city_unit.name), None),
+        "units": ranked, "trend": indicator_trend(snap, plan, ind), "simulated": snap.simulated,
+        "help": measure_help(ind.kind.value, lang), "kind_label": TARGET_KIND_LABELS[ind.kind],
+        "attribute_label": ATTRIBUTE_LABELS[ind.attribute], "decomposition": plan.decomposition_for(ind.code),
+    })
+
+
+@router.get("/org-units/{name}", response_class=HTMLResponse)
+def org_unit_page(name: str, request: Request, plan: PlanDep, cache: CacheDep, session: SessionDep, lang: LangDep, as_of: AsOfParam = None) -> Response:
+    unit = plan.org_unit(name)
+    if unit is None:
+        raise bad_request(f"未知组织单位: {name}", f"unknown org unit: {name}", 404)
+    month = resolve_as_of(as_of, cache, session)
+    snap = cache.snapshot(session, month)
+    tables = [(d, d.row(unit.name)) for d in plan.decompositions if d.row(unit.name) is not None]
+    return render(request, "org_unit.html", lang, {
+        "as_of": month_label(month), "unit": unit, "rows": snap.for_unit(unit.name), "tables": tables,
+        "simulated": snap.simulated,
+    })
