@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
+from hrss.auth.service import create_api_token, create_user
 from hrss.db import make_engine, transaction
 from hrss.monitoring.demo import build_demo, load_demo
 from hrss.plan.planfile import load_plan
@@ -14,16 +16,38 @@ from hrss.plan.store import prepare_store
 from hrss.settings import Settings
 from hrss.web.app import create_app
 
+PASSWORD = "Xuzhou-2025-plan!"
+
+
+def login(client: TestClient, username: str, password: str = PASSWORD) -> None:
+    form = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    done = client.post("/login", data={"username": username, "password": password, "csrf_token": token, "next": "/"}, follow_redirects=False)
+    assert done.status_code == 303, done.text
+
 
 @pytest.fixture
 def client(db_url: str) -> Iterator[TestClient]:
+    settings = Settings(database_url=db_url)
     engine = make_engine(db_url)
     plan = prepare_store(engine)
     with transaction(engine) as s:
         load_demo(s, plan, build_demo(plan))
+        create_user(s, username="tongji", display_name="统计员", role="city_statistician", org_unit=None,
+                    plan=plan, settings=settings, password=PASSWORD)
     engine.dispose()
-    with TestClient(create_app(Settings(database_url=db_url))) as c:
+    with TestClient(create_app(settings)) as c:
+        login(c, "tongji")
         yield c
+
+
+def test_pages_and_api_need_a_signed_in_user(db_url: str) -> None:
+    with TestClient(create_app(Settings(database_url=db_url))) as anonymous:
+        page = anonymous.get("/indicators/I01", follow_redirects=False)
+        assert page.status_code == 303 and page.headers["location"] == "/login?next=%2Findicators%2FI01"
+        api = anonymous.get("/api/v1/evaluation")
+        assert api.status_code == 401 and api.json()["message_en"].startswith("sign in")
+        assert anonymous.get("/login").status_code == 200
 
 
 def test_dashboard_shows_the_19_indicators_with_real_figures(client: TestClient) -> None:
@@ -65,3 +89,68 @@ def test_api_and_errors(client: TestClient) -> None:
     bad = client.get("/api/v1/evaluation", params={"org": "x" * 500})
     assert bad.status_code == 422 and "message_en" in bad.json()
     assert client.get("/openapi.json").json()["info"]["title"].startswith("HRSS")
+
+
+def _token(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def test_sign_in_failures_lock_out_and_sign_out(client: TestClient) -> None:
+    client.cookies.clear()
+    form = client.get("/login")
+    bad = client.post("/login", data={"username": "tongji", "password": "wrong", "csrf_token": _token(form.text)})
+    assert bad.status_code == 401 and "用户名或密码错误" in bad.text
+    unknown = client.post("/login", data={"username": "nobody", "password": "wrong", "csrf_token": _token(bad.text)})
+    assert unknown.status_code == 401 and "用户名或密码错误" in unknown.text  # same answer for an unknown user
+    forged = client.post("/login", data={"username": "tongji", "password": PASSWORD, "csrf_token": "forged"})
+    assert forged.status_code == 403  # login CSRF: the token must match the cookie
+    page = forged  # each answer carries a fresh login-form token
+    for _ in range(4):  # failures 2–5 of this account: the fifth locks it
+        page = client.post("/login", data={"username": "tongji", "password": "wrong", "csrf_token": _token(page.text)})
+    assert "锁定" in page.text
+    locked = client.post("/login", data={"username": "tongji", "password": PASSWORD, "csrf_token": _token(page.text)})
+    assert locked.status_code == 401 and "锁定" in locked.text
+
+
+def test_sign_out_needs_the_csrf_token(client: TestClient) -> None:
+    home = client.get("/")
+    assert client.post("/logout", data={"csrf_token": "nope"}).status_code == 403
+    assert client.get("/", follow_redirects=False).status_code == 200  # still signed in
+    out = client.post("/logout", data={"csrf_token": _token(home.text)}, follow_redirects=False)
+    assert out.status_code == 303
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_one_time_password_must_be_changed_first(db_url: str) -> None:
+    settings = Settings(database_url=db_url)
+    engine = make_engine(db_url)
+    plan = prepare_store(engine)
+    with transaction(engine) as s:
+        _, one_time = create_user(s, username="peixian", display_name="沛县填报员", role="district_operator",
+                                  org_unit="沛县", plan=plan, settings=settings)
+    engine.dispose()
+    with TestClient(create_app(settings)) as c:
+        login(c, "peixian", one_time)
+        home = c.get("/", follow_redirects=False)
+        assert home.status_code == 303 and home.headers["location"] == "/account/password"
+        form = c.get("/account/password")
+        weak = c.post("/account/password", data={"current_password": one_time, "new_password": "short", "confirm_password": "short", "csrf_token": _token(form.text)})
+        assert weak.status_code == 400 and "12" in weak.text
+        done = c.post("/account/password", data={"current_password": one_time, "new_password": PASSWORD, "confirm_password": PASSWORD, "csrf_token": _token(form.text)}, follow_redirects=False)
+        assert done.status_code == 303
+        assert c.get("/", follow_redirects=False).status_code == 200
+
+
+def test_api_token_for_machine_clients(db_url: str) -> None:
+    settings = Settings(database_url=db_url)
+    engine = make_engine(db_url)
+    plan = prepare_store(engine)
+    with transaction(engine) as s:
+        user, _ = create_user(s, username="robot", display_name="数据接口", role="leader", org_unit=None,
+                              plan=plan, settings=settings, password=PASSWORD)
+        token = create_api_token(s, user, "报表系统")
+    engine.dispose()
+    with TestClient(create_app(settings)) as c:
+        ok = c.get("/api/v1/evaluation", headers={"Authorization": f"Bearer {token}"})
+        assert ok.status_code == 200 and ok.json()["results"]
+        assert c.get("/api/v1/evaluation", headers={"Authorization": "Bearer hrss_wrong"}).status_code == 401

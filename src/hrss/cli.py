@@ -14,6 +14,8 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import Engine
 
+from hrss.audit.cli import audit_app
+from hrss.auth.cli import user_app
 from hrss.settings import Settings
 
 app = typer.Typer(help="HRSS 人社规划监测评估平台 (plan monitoring and evaluation).", no_args_is_help=True)
@@ -23,6 +25,8 @@ actuals_app = typer.Typer(help="实际值 (reported values).", no_args_is_help=T
 app.add_typer(plan_app, name="plan")
 app.add_typer(db_app, name="db")
 app.add_typer(actuals_app, name="actuals")
+app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
 
 out = Console()
 err = Console(stderr=True)
@@ -352,6 +356,16 @@ def serve_cmd(
             err.print("[yellow]已有真实填报数据，未载入模拟数据 (real data present: simulated data not loaded)[/yellow]")
         else:
             out.print(f"已载入模拟数据 (simulated data loaded): {stored} 条")
+        from hrss.auth.demo import ensure_demo_accounts
+
+        with transaction(c.engine) as session:
+            accounts = ensure_demo_accounts(session, plan, c.settings)
+        table = Table(title="演示账户 (demo accounts) — 一次性密码，首次登录须修改 (one-time passwords)")
+        for col in ("用户名", "角色", "地区", "一次性密码"):
+            table.add_column(col, no_wrap=True)
+        for a in accounts:
+            table.add_row(a.username, a.role, a.org_unit or "全市", a.password)
+        out.print(table)
     web = create_app(c.settings)
     out.print(f"平台已启动，请在浏览器打开 (open in a browser): http://{host}:{port}/", soft_wrap=True)
     uvicorn.run(web, host=host, port=port, log_level="warning")

@@ -1,5 +1,7 @@
 """Every store table, imported in one place so that Base.metadata knows them all."""
 
+from hrss.audit.tables import AuditEvent, AuditHead
+from hrss.auth.tables import ApiToken, User, WebSession
 from hrss.monitoring.tables import ImportBatch, ValueRecord
 from hrss.plan.tables import (
     CommitmentRecord,
@@ -10,11 +12,16 @@ from hrss.plan.tables import (
 )
 
 __all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "AuditHead",
     "CommitmentRecord",
     "ImportBatch",
     "IndicatorRecord",
     "OrgUnitRecord",
     "PlanRecord",
     "TargetRecord",
+    "User",
     "ValueRecord",
+    "WebSession",
 ]

@@ -62,6 +62,40 @@ class Settings(BaseSettings):
         "it) is 存在风险; below it, 难以完成.",
     )
 
+    password_min_length: int = Field(
+        default=12,
+        ge=8,
+        description="Shortest password accepted (密码最小长度); passwords must also mix 3 of 4 "
+        "character classes and not contain the user name.",
+    )
+    password_max_age_days: int = Field(
+        default=90,
+        ge=0,
+        description="A password older than this many days must be changed at the next sign-in "
+        "(密码有效期); 0 disables expiry.",
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Consecutive failed sign-ins that lock an account (登录失败锁定次数).",
+    )
+    login_lock_minutes: int = Field(
+        default=15,
+        ge=1,
+        description="How long a locked account stays locked, in minutes (锁定时长).",
+    )
+    session_idle_minutes: int = Field(
+        default=30,
+        ge=1,
+        description="A web session unused for this many minutes ends (会话空闲超时).",
+    )
+    session_absolute_hours: int = Field(
+        default=12,
+        ge=1,
+        description="A web session ends this many hours after sign-in, however active "
+        "(会话绝对超时).",
+    )
+
     @property
     def thresholds(self) -> StatusThresholds:
         from hrss.monitoring.evaluation import StatusThresholds

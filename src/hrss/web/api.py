@@ -6,15 +6,16 @@ import csv
 import io
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from hrss.monitoring.periods import month_label
 from hrss.plan.export import export_plan
 from hrss.web.deps import AsOfParam, CacheDep, PlanDep, SessionDep, bad_request, resolve_as_of
+from hrss.web.security import api_user
 from hrss.web.views import indicator_trend
 
-router = APIRouter(tags=["plan and evaluation 规划与评估"])
+router = APIRouter(tags=["plan and evaluation 规划与评估"], dependencies=[Depends(api_user)])
 
 CSV_COLUMNS = ("indicator_code", "indicator", "org_unit", "as_of", "unit", "actual", "expected", "target",
                "completion", "time_elapsed", "gap_pp", "status", "rank")

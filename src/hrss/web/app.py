@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -18,8 +18,9 @@ from hrss import __version__
 from hrss.db import make_engine, session_factory
 from hrss.plan.store import prepare_store
 from hrss.settings import Settings
-from hrss.web import api, pages
+from hrss.web import account, api, pages
 from hrss.web.i18n import t
+from hrss.web.security import LoginRequired, PasswordChangeRequired, login_redirect
 from hrss.web.views import EvaluationCache
 
 WEB_DIR = Path(str(resources.files("hrss") / "web"))
@@ -54,8 +55,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = templates
 
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
+    app.include_router(account.router)
     app.include_router(pages.router)
     app.include_router(api.router, prefix="/api/v1")
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(login_redirect(exc.next_url), status_code=303)
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def _password(request: Request, exc: PasswordChangeRequired) -> RedirectResponse:
+        return RedirectResponse("/account/password", status_code=303)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

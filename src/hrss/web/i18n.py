@@ -39,6 +39,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "data_through": ("数据截至", "Data through"),
     "missing": ("未报送", "Not reported"),
     "language": ("English", "中文"),
+    "change_password": ("修改密码", "Change password"),
+    "current_password": ("当前密码", "Current password"),
+    "new_password": ("新密码", "New password"),
+    "confirm_password": ("确认新密码", "Confirm new password"),
+    "password_rules": ("密码至少12位，须包含大写字母、小写字母、数字、符号中的至少三类，且不得包含用户名。",
+                       "At least 12 characters, three of upper case, lower case, digits and symbols, not containing the user name."),
 }
 
 MEASURE_HELP: dict[str, tuple[str, str]] = {

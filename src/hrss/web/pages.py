@@ -19,32 +19,33 @@ from hrss.web.deps import (
     resolve_as_of,
 )
 from hrss.web.i18n import measure_help
+from hrss.web.security import PageUser, Principal
 from hrss.web.views import indicator_trend
 
 router = APIRouter(include_in_schema=False)
 
 
-def render(request: Request, name: str, lang: str, context: dict[str, Any]) -> Response:
+def render(request: Request, name: str, lang: str, me: Principal, context: dict[str, Any]) -> Response:
     templates = request.app.state.templates
-    response = templates.TemplateResponse(request, name, {"lang": lang, "plan": request.app.state.plan, **context})
+    response = templates.TemplateResponse(request, name, {"lang": lang, "plan": request.app.state.plan, "me": me, **context})
     if request.query_params.get("lang") == lang:
         response.set_cookie("lang", lang, max_age=365 * 86400, httponly=True, samesite="lax")
     return response
 
 
 @router.get("/", response_class=HTMLResponse)
-def dashboard(request: Request, plan: PlanDep, cache: CacheDep, session: SessionDep, lang: LangDep, as_of: AsOfParam = None) -> Response:
+def dashboard(request: Request, plan: PlanDep, cache: CacheDep, session: SessionDep, lang: LangDep, me: PageUser, as_of: AsOfParam = None) -> Response:
     month = resolve_as_of(as_of, cache, session)
     snap = cache.snapshot(session, month)
     cards = [e for e in snap.city(plan) if plan.indicator(e.indicator_code).source == "表2"]
-    return render(request, "dashboard.html", lang, {
+    return render(request, "dashboard.html", lang, me, {
         "as_of": month_label(month), "cards": cards, "warnings": snap.warnings()[:30], "simulated": snap.simulated,
         "annex": [e for e in snap.city(plan) if plan.indicator(e.indicator_code).source != "表2"],
     })
 
 
 @router.get("/indicators/{code}", response_class=HTMLResponse)
-def indicator_page(code: str, request: Request, plan: PlanDep, cache: CacheDep, session: SessionDep, lang: LangDep, as_of: AsOfParam = None) -> Response:
+def indicator_page(code: str, request: Request, plan: PlanDep, cache: CacheDep, session: SessionDep, lang: LangDep, me: PageUser, as_of: AsOfParam = None) -> Response:
     ind = plan.find_indicator(code)
     if ind is None:
         raise bad_request(f"未知指标: {code}", f"unknown indicator: {code}", 404)
@@ -52,7 +53,7 @@ def indicator_page(code: str, request: Request, plan: PlanDep, cache: CacheDep, 
     snap = cache.snapshot(session, month)
     rows = snap.for_indicator(ind.code)
     ranked = sorted((e for e in rows if e.org_unit != plan.city_unit.name), key=lambda e: (e.rank or 999, e.org_unit))
-    return render(request, "indicator.html", lang, {
+    return render(request, "indicator.html", lang, me, {
         "as_of": month_label(month), "ind": ind, "city": next((e for e in rows if e.org_unit == plan.city_unit.name), None),
         "units": ranked, "trend": indicator_trend(snap, plan, ind), "simulated": snap.simulated,
         "help": measure_help(ind.kind.value, lang), "kind_label": TARGET_KIND_LABELS[ind.kind],
@@ -61,14 +62,14 @@ def indicator_page(code: str, request: Request, plan: PlanDep, cache: CacheDep, 
 
 
 @router.get("/org-units/{name}", response_class=HTMLResponse)
-def org_unit_page(name: str, request: Request, plan: PlanDep, cache: CacheDep, session: SessionDep, lang: LangDep, as_of: AsOfParam = None) -> Response:
+def org_unit_page(name: str, request: Request, plan: PlanDep, cache: CacheDep, session: SessionDep, lang: LangDep, me: PageUser, as_of: AsOfParam = None) -> Response:
     unit = plan.org_unit(name)
     if unit is None:
         raise bad_request(f"未知组织单位: {name}", f"unknown org unit: {name}", 404)
     month = resolve_as_of(as_of, cache, session)
     snap = cache.snapshot(session, month)
     tables = [(d, d.row(unit.name)) for d in plan.decompositions if d.row(unit.name) is not None]
-    return render(request, "org_unit.html", lang, {
+    return render(request, "org_unit.html", lang, me, {
         "as_of": month_label(month), "unit": unit, "rows": snap.for_unit(unit.name), "tables": tables,
         "simulated": snap.simulated,
     })

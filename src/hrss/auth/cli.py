@@ -1,0 +1,123 @@
+"""`hrss user …`: accounts from the command line (the first administrator, resets).
+
+The root `hrss` app registers `user_app` and sets ctx.obj to its Context (with
+`.ready()`, `.engine`, `.settings`); commands reach it through ctx.find_root().obj.
+"""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hrss.audit.service import Origin
+
+user_app = typer.Typer(help="用户 (user accounts).", no_args_is_help=True)
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _root(ctx: typer.Context) -> Any:
+    return ctx.find_root().obj
+
+
+def cli_origin() -> Origin:
+    """The command line as an audit actor: 'cli:<OS user>'."""
+    try:
+        who = getpass.getuser()
+    except (OSError, KeyError):  # no login name (some containers)
+        who = "unknown"
+    return Origin(user_name=f"cli:{who}")
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]{message}[/red]", highlight=False)
+    raise typer.Exit(1)
+
+
+@user_app.command("create")
+def user_create(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Option("--username", help="用户名 (user name)")],
+    role: Annotated[str, typer.Option("--role", help="city_admin | city_statistician | district_operator | leader | auditor")],
+    org_unit: Annotated[str | None, typer.Option("--org-unit", help="所属组织单位，县区填报员必填 (org unit; district_operator only)")] = None,
+    display_name: Annotated[str | None, typer.Option("--display-name", help="姓名 (display name); default: the user name")] = None,
+) -> None:
+    """创建用户并显示一次性密码 (create a user; prints a one-time password once)."""
+    from hrss.auth.roles import role_label
+    from hrss.auth.service import AccountError, create_user
+    from hrss.db import transaction
+
+    c = _root(ctx)
+    plan = c.ready()
+    try:
+        with transaction(c.engine) as session:
+            user, password = create_user(
+                session, username=username, display_name=display_name, role=role, org_unit=org_unit,
+                plan=plan, settings=c.settings, origin=cli_origin(),
+            )
+    except AccountError as exc:
+        for p in exc.problems:
+            err.print(p, highlight=False)
+        _fail("未创建用户 (user not created)")
+    unit = f" — {user.org_unit}" if user.org_unit else ""
+    out.print(f"已创建用户 (user created): {user.username} [{role_label(user.role)}]{unit}", highlight=False)
+    out.print(f"一次性密码，仅显示这一次 (one-time password, shown only now): {password}", highlight=False, soft_wrap=True)
+    out.print("首次登录时必须修改密码 (it must be changed at the first sign-in)")
+
+
+@user_app.command("list")
+def user_list(ctx: typer.Context) -> None:
+    """列出用户 (list users; no password data)."""
+    from hrss.audit.service import local_time, utcnow
+    from hrss.auth.roles import role_label
+    from hrss.auth.service import list_users, password_expired
+    from hrss.db import session_factory
+
+    c = _root(ctx)
+    c.ready()
+    now = utcnow()
+    table = Table(title="用户 (users)")
+    for col in ("用户名", "姓名", "角色", "组织单位", "状态", "创建时间"):
+        table.add_column(col)
+    with session_factory(c.engine)() as session:
+        users = list_users(session)
+        for u in users:
+            state = []
+            if not u.is_active:
+                state.append("停用")
+            if u.locked_until is not None and u.locked_until > now:
+                state.append("锁定")
+            if u.must_change_password:
+                state.append("须改密码")
+            elif password_expired(u, c.settings, now):
+                state.append("密码过期")
+            table.add_row(u.username, u.display_name, role_label(u.role), u.org_unit or "-",
+                          "、".join(state) or "正常", local_time(u.created_at)[:16])
+    out.print(table)
+    out.print(f"共 {len(users)} 个用户 (users)")
+
+
+@user_app.command("reset-password")
+def user_reset_password(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="用户名 (user name)")],
+) -> None:
+    """重置密码并解锁，显示新的一次性密码 (reset to a one-time password, unlock)."""
+    from hrss.auth.service import get_user, reset_password
+    from hrss.db import transaction
+
+    c = _root(ctx)
+    c.ready()
+    with transaction(c.engine) as session:
+        user = get_user(session, username)
+        if user is None:
+            _fail(f"没有这个用户 (no such user): {username}")
+        assert user is not None
+        password = reset_password(session, user, settings=c.settings, origin=cli_origin())
+    out.print(f"已重置密码 (password reset): {user.username}", highlight=False)
+    out.print(f"一次性密码，仅显示这一次 (one-time password, shown only now): {password}", highlight=False, soft_wrap=True)

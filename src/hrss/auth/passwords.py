@@ -1,0 +1,88 @@
+"""Password hashing (argon2id) and the password policy (密码策略, 等保三级 complexity)."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from functools import cache
+from typing import NamedTuple
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from hrss.settings import Settings
+
+MAX_LENGTH = 256  # argon2 takes any length; a bound keeps request bodies sane
+SYMBOLS = "!#$%&*+-=?@^_~"  # for generated passwords: no quotes, slashes or brackets
+# Generated passwords leave out look-alikes (0/O, 1/l/I) so they can be read aloud.
+_GEN_CLASSES = ("ABCDEFGHJKLMNPQRSTUVWXYZ", "abcdefghijkmnopqrstuvwxyz", "23456789", SYMBOLS)
+
+
+@cache
+def _hasher() -> PasswordHasher:
+    """argon2-cffi's defaults (argon2id, RFC 9106 low-memory profile); built on first use."""
+    return PasswordHasher()
+
+
+class Verified(NamedTuple):
+    ok: bool
+    needs_rehash: bool  # the hash was made with weaker parameters: store a new one
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> Verified:
+    """Check password against a stored hash; never raises for a wrong or malformed hash."""
+    hasher = _hasher()
+    try:
+        hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return Verified(False, False)
+    return Verified(True, hasher.check_needs_rehash(password_hash))
+
+
+@cache
+def dummy_hash() -> str:
+    """A hash to verify against when the user is unknown, so that both take equal time."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def _classes(password: str) -> int:
+    upper = any(c in string.ascii_uppercase for c in password)
+    lower = any(c in string.ascii_lowercase for c in password)
+    digit = any(c in string.digits for c in password)
+    symbol = any(not (c.isascii() and c.isalnum()) for c in password)
+    return upper + lower + digit + symbol
+
+
+def check_policy(password: str, username: str, settings: Settings) -> list[str]:
+    """Every rule password breaks, as Chinese (English) messages; empty when acceptable."""
+    problems = []
+    minimum = settings.password_min_length
+    if len(password) < minimum:
+        problems.append(f"密码长度至少 {minimum} 个字符 (password must be at least {minimum} characters)")
+    if len(password) > MAX_LENGTH:
+        problems.append(f"密码长度不能超过 {MAX_LENGTH} 个字符 (password must be at most {MAX_LENGTH} characters)")
+    if _classes(password) < 3:
+        problems.append("密码须包含大写字母、小写字母、数字、特殊字符中的至少三类 "
+                        "(password must mix at least 3 of: upper case, lower case, digits, symbols)")
+    if any(not c.isprintable() for c in password):
+        problems.append("密码不能包含控制字符 (password must not contain control characters)")
+    name = username.strip().casefold()
+    if name and name in password.casefold():
+        problems.append("密码不能包含用户名 (password must not contain the user name)")
+    return problems
+
+
+def generate_password(length: int = 16) -> str:
+    """A random one-time password with a character of every class (meets the policy)."""
+    if length < len(_GEN_CLASSES):
+        raise ValueError("length too small")
+    rng = secrets.SystemRandom()
+    chars = [rng.choice(cls) for cls in _GEN_CLASSES]
+    alphabet = "".join(_GEN_CLASSES)
+    chars += [rng.choice(alphabet) for _ in range(length - len(chars))]
+    rng.shuffle(chars)
+    return "".join(chars)

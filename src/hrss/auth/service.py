@@ -1,0 +1,431 @@
+"""Accounts: users, sign-in with lock-out, password rules, web sessions, API tokens.
+
+Plain functions over a SQLAlchemy Session, shared by the CLI, the web app and the tests.
+They flush but never commit: the caller owns the transaction. Every change writes its
+audit event (审计日志) in that same transaction.
+
+`authenticate` raises AuthError after recording the failure (failed-attempt count,
+lock-out, audit event). Callers must catch it and still commit, or the failure is
+forgotten: a web route renders the error and lets its transaction commit.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import replace
+from datetime import datetime, timedelta
+from hashlib import sha256
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from hrss.audit.service import Origin, naive_utc, record_from
+from hrss.auth.passwords import (
+    check_policy,
+    dummy_hash,
+    generate_password,
+    hash_password,
+    verify_password,
+)
+from hrss.auth.roles import ROLE_LABELS, SCOPED_ROLES, Role
+from hrss.auth.tables import ApiToken, User, WebSession
+from hrss.plan.model import Plan
+from hrss.settings import Settings
+
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
+ONE_TIME_LENGTH = 16
+API_TOKEN_PREFIX = "hrss_"
+
+
+class AuthError(Exception):
+    """A refused sign-in. `code`: invalid (unknown user or wrong password) | locked | inactive."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class AccountError(ValueError):
+    """A refused account change; `problems` are Chinese (English) messages."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("；".join(problems))
+        self.problems = problems
+
+
+INVALID = "用户名或密码错误 (wrong user name or password)"
+INACTIVE = "账户已停用，请联系管理员 (account disabled; ask an administrator)"
+
+
+def _digest(token: str) -> str:
+    return sha256(token.encode("utf-8")).hexdigest()
+
+
+def _snapshot(user: User) -> dict[str, Any]:
+    """What the audit trail keeps of a user: no password hash, no secrets."""
+    return {
+        "username": user.username, "display_name": user.display_name, "role": user.role,
+        "org_unit": user.org_unit, "is_active": user.is_active,
+        "must_change_password": user.must_change_password,
+    }
+
+
+def _audit(session: Session, origin: Origin | None, action: str, user: User, now: datetime,
+           before: Any = None, after: Any = None) -> None:
+    record_from(session, origin, action=action, object_type="user", object_id=user.id,
+                before=before, after=after, now=now)
+
+
+# --- users -----------------------------------------------------------------------
+
+
+def normalise_username(raw: str) -> str:
+    """Lower case, trimmed; raises AccountError unless 2–64 letters, digits, '.', '_', '-'."""
+    name = raw.strip().lower()
+    if not USERNAME.fullmatch(name):
+        raise AccountError(["用户名须为 2–64 位小写字母、数字、点、下划线或连字符，并以字母或数字开头 "
+                            "(user name: 2–64 letters, digits, '.', '_' or '-', starting with a letter or digit)"])
+    return name
+
+
+def parse_role(raw: str) -> Role:
+    try:
+        return Role(raw)
+    except ValueError:
+        choices = "，".join(f"{r.value} {ROLE_LABELS[r]}" for r in Role)
+        raise AccountError([f"未知角色 (unknown role): {raw}；可选 (choose one of): {choices}"]) from None
+
+
+def _org_unit_for(plan: Plan, role: Role, org_unit: str | None) -> str | None:
+    """The canonical org unit name a user of role belongs to (None for city-wide roles)."""
+    if role not in SCOPED_ROLES:
+        if org_unit:
+            raise AccountError([f"只有县区填报员绑定组织单位，{ROLE_LABELS[role]}不需要 "
+                                f"(only district operators belong to an org unit; not {role.value})"])
+        return None
+    if not org_unit:
+        raise AccountError([f"{ROLE_LABELS[role]}必须指定所属组织单位 (a {role.value} needs an org unit)"])
+    unit = plan.org_unit(org_unit)
+    if unit is None:
+        raise AccountError([f"规划中没有这个组织单位 (unknown org unit): {org_unit}"])
+    if not unit.reports:
+        raise AccountError([f"{unit.name} 是汇总单位，不单独填报，不能绑定填报员 "
+                            f"({unit.name} is an aggregate that does not report on its own)"])
+    return unit.name
+
+
+def _display_name(raw: str | None, username: str) -> str:
+    name = (raw or "").strip() or username
+    if len(name) > 100 or any(not c.isprintable() for c in name):
+        raise AccountError(["姓名须为不超过 100 个可打印字符 (display name: at most 100 printable characters)"])
+    return name
+
+
+def get_user(session: Session, username: str) -> User | None:
+    return session.execute(select(User).where(User.username == username.strip().lower())).scalar_one_or_none()
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.execute(select(User).order_by(User.username)).scalars())
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    display_name: str | None,
+    role: str,
+    org_unit: str | None,
+    plan: Plan,
+    settings: Settings,
+    password: str | None = None,
+    origin: Origin | None = None,
+    now: datetime | None = None,
+) -> tuple[User, str | None]:
+    """A new user, and its one-time password when none is given (then it must be changed).
+
+    Raises AccountError for a taken or malformed user name, an unknown role, a missing,
+    unknown or aggregate org unit for a district operator, or a password against policy.
+    """
+    at = naive_utc(now)
+    name = normalise_username(username)
+    the_role = parse_role(role)
+    unit = _org_unit_for(plan, the_role, org_unit)
+    shown = _display_name(display_name, name)
+    if get_user(session, name) is not None:
+        raise AccountError([f"用户名已存在 (user name already taken): {name}"])
+    one_time = None
+    if password is None:
+        one_time = password = generate_password(max(ONE_TIME_LENGTH, settings.password_min_length))
+    elif problems := check_policy(password, name, settings):
+        raise AccountError(problems)
+    user = User(
+        username=name, display_name=shown, role=the_role.value, org_unit=unit,
+        password_hash=hash_password(password), password_changed_at=at,
+        must_change_password=one_time is not None, failed_attempts=0, locked_until=None,
+        is_active=True, created_at=at,
+    )
+    session.add(user)
+    session.flush()
+    _audit(session, origin, "user.created", user, at, after=_snapshot(user))
+    return user, one_time
+
+
+def change_role(
+    session: Session, user: User, *, role: str, org_unit: str | None, plan: Plan,
+    origin: Origin | None = None, now: datetime | None = None,
+) -> None:
+    """Give user another role (and org unit); permissions follow on the next request."""
+    the_role = parse_role(role)
+    unit = _org_unit_for(plan, the_role, org_unit)
+    before = {"role": user.role, "org_unit": user.org_unit}
+    user.role, user.org_unit = the_role.value, unit
+    session.flush()
+    _audit(session, origin, "user.role_changed", user, naive_utc(now), before=before,
+           after={"role": user.role, "org_unit": user.org_unit})
+
+
+def set_active(session: Session, user: User, active: bool, *, origin: Origin | None = None,
+               now: datetime | None = None) -> None:
+    """Enable or disable an account; disabling ends its web sessions at once."""
+    before = user.is_active
+    user.is_active = active
+    if not active:
+        session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    session.flush()
+    _audit(session, origin, "user.activated" if active else "user.deactivated", user, naive_utc(now),
+           before={"is_active": before}, after={"is_active": active})
+
+
+# --- passwords -------------------------------------------------------------------
+
+
+def password_expired(user: User, settings: Settings, now: datetime) -> bool:
+    """Older than HRSS_PASSWORD_MAX_AGE_DAYS (never when that is 0)."""
+    days = settings.password_max_age_days
+    return days > 0 and naive_utc(now) - user.password_changed_at >= timedelta(days=days)
+
+
+def password_change_required(user: User, settings: Settings, now: datetime) -> bool:
+    """A one-time password, or an expired one: the user may do nothing but change it."""
+    return user.must_change_password or password_expired(user, settings, now)
+
+
+def change_password(
+    session: Session,
+    user: User,
+    *,
+    current_password: str,
+    new_password: str,
+    settings: Settings,
+    now: datetime,
+    keep_session: WebSession | None = None,
+    origin: Origin | None = None,
+) -> None:
+    """The user's own change: the current password must be right, the new one must meet
+    the policy and differ from it. Ends the user's other web sessions."""
+    if not verify_password(user.password_hash, current_password).ok:
+        raise AccountError(["当前密码不正确 (the current password is wrong)"])
+    problems = check_policy(new_password, user.username, settings)
+    if verify_password(user.password_hash, new_password).ok:
+        problems.append("新密码不能与当前密码相同 (the new password must differ from the current one)")
+    if problems:
+        raise AccountError(problems)
+    at = naive_utc(now)
+    was_one_time = user.must_change_password
+    _set_password(session, user, new_password, at, must_change=False, keep_session=keep_session)
+    _audit(session, origin, "user.password_changed", user, at,
+           before={"must_change_password": was_one_time}, after={"must_change_password": False})
+
+
+def reset_password(session: Session, user: User, *, settings: Settings, origin: Origin | None = None,
+                   now: datetime | None = None) -> str:
+    """An administrator's reset: a new one-time password (returned once), unlocked,
+    every session ended."""
+    at = naive_utc(now)
+    password = generate_password(max(ONE_TIME_LENGTH, settings.password_min_length))
+    _set_password(session, user, password, at, must_change=True, keep_session=None)
+    user.failed_attempts, user.locked_until = 0, None
+    session.flush()
+    _audit(session, origin, "user.password_reset", user, at, after={"must_change_password": True})
+    return password
+
+
+def _set_password(session: Session, user: User, password: str, at: datetime, *, must_change: bool,
+                  keep_session: WebSession | None) -> None:
+    user.password_hash = hash_password(password)
+    user.password_changed_at = at
+    user.must_change_password = must_change
+    others = delete(WebSession).where(WebSession.user_id == user.id)
+    if keep_session is not None:
+        others = others.where(WebSession.id != keep_session.id)
+    session.execute(others)
+    session.flush()
+
+
+# --- sign-in ---------------------------------------------------------------------
+
+
+def authenticate(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    settings: Settings,
+    now: datetime,
+    origin: Origin | None = None,
+) -> User:
+    """The user with this name and password, or AuthError (commit anyway: see module doc).
+
+    Unknown user and wrong password give the same message (and take the same time).
+    HRSS_LOGIN_MAX_FAILURES failures in a row lock the account for
+    HRSS_LOGIN_LOCK_MINUTES; a locked account is refused without checking the password.
+    """
+    at = naive_utc(now)
+    origin = origin or Origin()
+    anonymous = replace(origin, user=None, user_name="anonymous")
+    name = username.strip().lower()
+    user = session.execute(select(User).where(User.username == name).with_for_update()).scalar_one_or_none()
+    if user is None:
+        verify_password(dummy_hash(), password)
+        # The attempted name is not recorded: it is sometimes a password typed in the wrong box.
+        record_from(session, anonymous, action="auth.login_failed", object_type="user", object_id=None,
+                    after={"reason": "unknown_user"}, now=at)
+        raise AuthError("invalid", INVALID)
+    if user.locked_until is not None:
+        if at < user.locked_until:
+            _audit(session, anonymous, "auth.login_failed", user, at, after={"reason": "locked"})
+            raise _locked_error(user.locked_until - at)
+        user.failed_attempts, user.locked_until = 0, None  # the lock has run out
+    checked = verify_password(user.password_hash, password)
+    if not checked.ok:
+        user.failed_attempts += 1
+        session.flush()
+        _audit(session, anonymous, "auth.login_failed", user, at,
+               after={"reason": "wrong_password", "failed_attempts": user.failed_attempts})
+        if user.failed_attempts >= settings.login_max_failures:
+            user.locked_until = at + timedelta(minutes=settings.login_lock_minutes)
+            session.flush()
+            _audit(session, anonymous, "auth.locked", user, at,
+                   after={"locked_until": user.locked_until.isoformat(), "failed_attempts": user.failed_attempts})
+            raise _locked_error(user.locked_until - at)
+        raise AuthError("invalid", INVALID)
+    if not user.is_active:
+        _audit(session, anonymous, "auth.login_failed", user, at, after={"reason": "inactive"})
+        raise AuthError("inactive", INACTIVE)
+    if checked.needs_rehash:
+        user.password_hash = hash_password(password)
+    user.failed_attempts = 0
+    session.flush()
+    _audit(session, replace(origin, user=user), "auth.login", user, at)
+    return user
+
+
+def _locked_error(remaining: timedelta) -> AuthError:
+    minutes = max(1, -(-int(remaining.total_seconds()) // 60))  # rounded up
+    return AuthError("locked", f"登录失败次数过多，账户已锁定，请 {minutes} 分钟后再试 "
+                               f"(too many failed sign-ins: account locked, try again in {minutes} min)")
+
+
+# --- web sessions ----------------------------------------------------------------
+
+
+def start_session(session: Session, user: User, *, client_addr: str | None, now: datetime) -> str:
+    """A new web session for an authenticated user; returns the token for the cookie
+    (only its sha256 is stored)."""
+    at = naive_utc(now)
+    token = secrets.token_urlsafe(32)
+    session.add(WebSession(
+        id=_digest(token), user_id=user.id, created_at=at, last_seen_at=at,
+        csrf_token=secrets.token_urlsafe(32), client_addr=client_addr[:64] if client_addr else None,
+    ))
+    session.flush()
+    return token
+
+
+def load_session(session: Session, token: str, *, settings: Settings,
+                 now: datetime) -> tuple[User, WebSession] | None:
+    """The user and session behind a cookie token, and mark it used; None when unknown,
+    idle for HRSS_SESSION_IDLE_MINUTES, older than HRSS_SESSION_ABSOLUTE_HOURS, or the
+    user is disabled (an expired session is deleted)."""
+    at = naive_utc(now)
+    ws = session.get(WebSession, _digest(token))
+    if ws is None:
+        return None
+    user = session.get(User, ws.user_id)
+    idle = at - ws.last_seen_at >= timedelta(minutes=settings.session_idle_minutes)
+    too_old = at - ws.created_at >= timedelta(hours=settings.session_absolute_hours)
+    if user is None or not user.is_active or idle or too_old:
+        session.delete(ws)
+        session.flush()
+        return None
+    ws.last_seen_at = at
+    session.flush()
+    return user, ws
+
+
+def end_session(session: Session, token: str, *, origin: Origin | None = None,
+                now: datetime | None = None) -> bool:
+    """Sign out: delete the session. False when there was none."""
+    ws = session.get(WebSession, _digest(token))
+    if ws is None:
+        return False
+    user = session.get(User, ws.user_id)
+    session.delete(ws)
+    session.flush()
+    if user is not None:
+        _audit(session, replace(origin or Origin(), user=user), "auth.logout", user, naive_utc(now))
+    return True
+
+
+# --- API tokens ------------------------------------------------------------------
+
+
+def create_api_token(session: Session, user: User, name: str, *, origin: Origin | None = None,
+                     now: datetime | None = None) -> str:
+    """A new API token for user, returned once (only its sha256 is stored)."""
+    label = name.strip()
+    if not label or len(label) > 100 or any(not c.isprintable() for c in label):
+        raise AccountError(["令牌名称须为 1–100 个可打印字符 (token name: 1–100 printable characters)"])
+    at = naive_utc(now)
+    token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, name=label, token_hash=_digest(token), created_at=at,
+                   last_used_at=None, revoked=False)
+    session.add(row)
+    session.flush()
+    record_from(session, origin, action="token.created", object_type="api_token", object_id=row.id,
+                after={"user_id": user.id, "name": label}, now=at)
+    return token
+
+
+def list_api_tokens(session: Session, user: User) -> list[ApiToken]:
+    return list(session.execute(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)).scalars())
+
+
+def revoke_api_token(session: Session, token_id: int, *, origin: Origin | None = None,
+                     now: datetime | None = None) -> bool:
+    """Revoke a token for good; False when there is no such token or it was revoked."""
+    row = session.get(ApiToken, token_id)
+    if row is None or row.revoked:
+        return False
+    row.revoked = True
+    session.flush()
+    record_from(session, origin, action="token.revoked", object_type="api_token", object_id=row.id,
+                before={"revoked": False}, after={"revoked": True}, now=naive_utc(now))
+    return True
+
+
+def user_for_api_token(session: Session, token: str, now: datetime) -> User | None:
+    """The active user a valid, unrevoked token belongs to (its last use is noted)."""
+    row = session.execute(select(ApiToken).where(ApiToken.token_hash == _digest(token))).scalar_one_or_none()
+    if row is None or row.revoked:
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        return None
+    row.last_used_at = naive_utc(now)
+    session.flush()
+    return user

@@ -1,0 +1,59 @@
+"""Store tables for accounts: users (用户), web sessions (会话) and API tokens (接口令牌).
+
+Secrets are stored only as hashes: passwords as argon2id, session and API tokens as
+sha256 of the random token (the tokens carry 256 bits, so a fast hash suffices).
+All timestamps are naive UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hrss.db import Base
+
+
+class User(Base):
+    __tablename__ = "app_user"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)  # lower case
+    display_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(30))  # a hrss.auth.roles.Role value
+    org_unit: Mapped[str | None] = mapped_column(String(50))  # org unit name; district_operator only
+    password_hash: Mapped[str] = mapped_column(String(255))
+    password_changed_at: Mapped[datetime]
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+    def __repr__(self) -> str:  # never the password hash
+        return f"User(id={self.id!r}, username={self.username!r}, role={self.role!r})"
+
+
+class WebSession(Base):
+    """A signed-in browser. `id` is sha256(token); the token itself lives only in the cookie."""
+
+    __tablename__ = "web_session"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+
+
+class ApiToken(Base):
+    """A named token for the JSON API; `token_hash` is sha256(token)."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,0 +1,521 @@
+"""Accounts: password policy and hashing, lock-out, sessions, roles and permissions, the CLI."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from hashlib import sha256
+
+import pytest
+import typer
+from argon2 import PasswordHasher
+from sqlalchemy import Engine, func, select, text
+from typer.testing import CliRunner
+
+from hrss.audit.tables import AuditEvent
+from hrss.auth.cli import user_app
+from hrss.auth.passwords import check_policy, generate_password, hash_password, verify_password
+from hrss.auth.roles import (
+    Action,
+    Role,
+    actions_for,
+    can,
+    can_view_unapproved,
+    org_unit_clause,
+    restrict_org_units,
+)
+from hrss.auth.service import (
+    AccountError,
+    AuthError,
+    authenticate,
+    change_password,
+    change_role,
+    create_api_token,
+    create_user,
+    end_session,
+    load_session,
+    password_change_required,
+    password_expired,
+    revoke_api_token,
+    set_active,
+    start_session,
+    user_for_api_token,
+)
+from hrss.auth.tables import ApiToken, User, WebSession
+from hrss.db import transaction
+from hrss.plan.model import Plan
+from hrss.plan.tables import OrgUnitRecord
+from hrss.settings import Settings
+
+T0 = datetime(2025, 3, 1, 8, 0, 0)  # naive UTC, as stored
+PASSWORD = "Huaihai-2025-plan"  # 17 characters, 4 classes
+SETTINGS = Settings(
+    password_min_length=12, password_max_age_days=90, login_max_failures=5, login_lock_minutes=15,
+    session_idle_minutes=30, session_absolute_hours=12,
+)
+
+
+def _create(engine: Engine, plan: Plan, username: str = "zhang.wei", role: str = "city_statistician",
+            org_unit: str | None = None, password: str | None = PASSWORD) -> tuple[int, str | None]:
+    with transaction(engine) as s:
+        user, one_time = create_user(s, username=username, display_name="张伟", role=role, org_unit=org_unit,
+                                     password=password, plan=plan, settings=SETTINGS, now=T0)
+        return user.id, one_time
+
+
+def _login(engine: Engine, username: str, password: str, now: datetime) -> User | AuthError:
+    """Sign in the way the web app does: catch AuthError, and commit either way."""
+    with transaction(engine) as s:
+        try:
+            return authenticate(s, username, password, settings=SETTINGS, now=now)
+        except AuthError as exc:
+            return exc
+
+
+def _actions(engine: Engine) -> list[str]:
+    with transaction(engine) as s:
+        return list(s.execute(select(AuditEvent.action).order_by(AuditEvent.id)).scalars())
+
+
+# --- passwords -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("password", "broken"),
+    [
+        ("Huaihai-2025-plan", []),
+        ("huaihai2025plan", ["三类"]),  # lower + digits: 2 classes
+        ("HUAIHAI-2025", []),  # upper, symbol, digits: 3 classes, exactly 12 characters
+        ("Hh-2025-abc", ["至少 12"]),  # 11 characters
+        ("xz-ZHANGWEI-2025", ["用户名"]),  # contains the user name, whatever the case
+        ("徐州人社Plan2025", []),  # 14 characters; a Chinese character counts as a symbol
+        ("short", ["至少 12", "三类"]),
+        ("Huaihai-2025\x00plan", ["控制字符"]),
+    ],
+)
+def test_password_policy(password: str, broken: list[str]) -> None:
+    problems = check_policy(password, "zhangwei", SETTINGS)
+    assert len(problems) == len(broken), problems
+    for fragment, message in zip(broken, problems, strict=True):
+        assert fragment in message and "(" in message  # Chinese first, English in brackets
+
+
+def test_minimum_length_follows_the_setting() -> None:
+    assert check_policy("Huaihai-2025-plan", "zw", Settings(password_min_length=18))  # 17 < 18
+    assert check_policy("Huaihai-2025-plan", "zw", Settings(password_min_length=17)) == []
+
+
+def test_generated_passwords_meet_the_policy() -> None:
+    passwords = {generate_password() for _ in range(50)}
+    assert len(passwords) == 50
+    for p in passwords:
+        assert len(p) == 16 and check_policy(p, "zhangwei", SETTINGS) == []
+
+
+def test_argon2_hash_verifies_and_a_wrong_password_does_not() -> None:
+    stored = hash_password(PASSWORD)
+    assert stored.startswith("$argon2id$") and PASSWORD not in stored
+    assert verify_password(stored, PASSWORD) == (True, False)
+    assert verify_password(stored, PASSWORD + "x") == (False, False)
+    assert verify_password("not-a-hash", PASSWORD) == (False, False)
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    assert verify_password(weak, PASSWORD) == (True, True)  # made with weaker parameters
+
+
+def test_sign_in_rehashes_a_weak_hash(engine: Engine, plan: Plan) -> None:
+    uid, _ = _create(engine, plan)
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    with transaction(engine) as s:
+        s.get_one(User, uid).password_hash = weak
+    assert isinstance(_login(engine, "zhang.wei", PASSWORD, T0), User)
+    with transaction(engine) as s:
+        stored = s.get_one(User, uid).password_hash
+    assert stored != weak and verify_password(stored, PASSWORD) == (True, False)
+
+
+# --- sign-in -------------------------------------------------------------------------
+
+
+def test_lock_out_after_5_failures_for_15_minutes(engine: Engine, plan: Plan) -> None:
+    uid, _ = _create(engine, plan)
+    for minute in range(4):  # failures 1–4 at T0+0..3 min
+        result = _login(engine, "zhang.wei", "Wrong-password-1", T0 + timedelta(minutes=minute))
+        assert isinstance(result, AuthError) and result.code == "invalid"
+    fifth = T0 + timedelta(minutes=4)
+    result = _login(engine, "zhang.wei", "Wrong-password-1", fifth)
+    assert isinstance(result, AuthError) and result.code == "locked"
+    assert "15 分钟" in result.message
+    with transaction(engine) as s:
+        user = s.get_one(User, uid)
+        assert (user.failed_attempts, user.locked_until) == (5, fifth + timedelta(minutes=15))
+    # The right password is refused until 15 minutes after the fifth failure (T0+19 min) ...
+    result = _login(engine, "zhang.wei", PASSWORD, fifth + timedelta(minutes=14, seconds=59))
+    assert isinstance(result, AuthError) and result.code == "locked"
+    assert "1 分钟" in result.message  # 1 second left, rounded up
+    # ... and accepted from then on.
+    assert isinstance(_login(engine, "zhang.wei", PASSWORD, fifth + timedelta(minutes=15)), User)
+    with transaction(engine) as s:
+        user = s.get_one(User, uid)
+        assert (user.failed_attempts, user.locked_until) == (0, None)
+    assert _actions(engine) == [
+        "user.created", *["auth.login_failed"] * 5, "auth.locked", "auth.login_failed", "auth.login",
+    ]
+
+
+def test_after_a_lock_runs_out_failures_count_from_zero(engine: Engine, plan: Plan) -> None:
+    uid, _ = _create(engine, plan)
+    for minute in range(5):
+        _login(engine, "zhang.wei", "Wrong-password-1", T0 + timedelta(minutes=minute))
+    later = T0 + timedelta(minutes=4 + 15)
+    result = _login(engine, "zhang.wei", "Wrong-password-1", later)
+    assert isinstance(result, AuthError) and result.code == "invalid"
+    with transaction(engine) as s:
+        user = s.get_one(User, uid)
+        assert (user.failed_attempts, user.locked_until) == (1, None)
+
+
+def test_unknown_user_and_wrong_password_give_the_same_error(engine: Engine, plan: Plan) -> None:
+    _create(engine, plan)
+    unknown = _login(engine, "li.na", PASSWORD, T0)
+    wrong = _login(engine, "zhang.wei", "Wrong-password-1", T0)
+    assert isinstance(unknown, AuthError) and isinstance(wrong, AuthError)
+    assert (unknown.code, unknown.message) == (wrong.code, wrong.message) == ("invalid", "用户名或密码错误 (wrong user name or password)")
+    with transaction(engine) as s:  # the attempted name is not written down anywhere
+        rows = s.execute(select(AuditEvent).where(AuditEvent.action == "auth.login_failed").order_by(AuditEvent.id)).scalars().all()
+        assert [(r.user_id, r.user_name, r.object_id) for r in rows] == [(None, "anonymous", None), (None, "anonymous", "1")]
+        assert all("li.na" not in str(v) for r in rows for v in vars(r).values())
+
+
+def test_user_names_are_case_insensitive(engine: Engine, plan: Plan) -> None:
+    _create(engine, plan, username="Zhang.Wei")
+    assert isinstance(_login(engine, " ZHANG.wei ", PASSWORD, T0), User)
+
+
+def test_a_disabled_account_is_refused(engine: Engine, plan: Plan) -> None:
+    uid, _ = _create(engine, plan)
+    with transaction(engine) as s:
+        set_active(s, s.get_one(User, uid), False, now=T0)
+    result = _login(engine, "zhang.wei", PASSWORD, T0)
+    assert isinstance(result, AuthError) and result.code == "inactive"
+    result = _login(engine, "zhang.wei", "Wrong-password-1", T0)  # no hint that the name exists
+    assert isinstance(result, AuthError) and result.code == "invalid"
+
+
+# --- passwords that must change ----------------------------------------------------
+
+
+def test_a_one_time_password_must_be_changed(engine: Engine, plan: Plan) -> None:
+    uid, one_time = _create(engine, plan, password=None)
+    assert one_time is not None and check_policy(one_time, "zhang.wei", SETTINGS) == []
+    user = _login(engine, "zhang.wei", one_time, T0)
+    assert isinstance(user, User) and user.must_change_password
+    assert password_change_required(user, SETTINGS, T0)
+    with transaction(engine) as s:
+        user = s.get_one(User, uid)
+        with pytest.raises(AccountError, match="不能与当前密码相同"):
+            change_password(s, user, current_password=one_time, new_password=one_time, settings=SETTINGS, now=T0)
+        with pytest.raises(AccountError) as refused:
+            change_password(s, user, current_password=one_time, new_password="short", settings=SETTINGS, now=T0)
+        assert len(refused.value.problems) == 2  # length, classes
+        with pytest.raises(AccountError, match="当前密码不正确"):
+            change_password(s, user, current_password="Wrong-password-1", new_password=PASSWORD, settings=SETTINGS, now=T0)
+        change_password(s, user, current_password=one_time, new_password=PASSWORD, settings=SETTINGS,
+                        now=T0 + timedelta(minutes=1))
+    with transaction(engine) as s:
+        user = s.get_one(User, uid)
+        assert not user.must_change_password and user.password_changed_at == T0 + timedelta(minutes=1)
+        assert not password_change_required(user, SETTINGS, T0 + timedelta(minutes=1))
+    assert isinstance(_login(engine, "zhang.wei", one_time, T0), AuthError)
+    assert isinstance(_login(engine, "zhang.wei", PASSWORD, T0), User)
+
+
+def test_password_expires_after_90_days(engine: Engine, plan: Plan) -> None:
+    uid, _ = _create(engine, plan)  # password set at T0
+    with transaction(engine) as s:
+        user = s.get_one(User, uid)
+        assert not password_expired(user, SETTINGS, T0 + timedelta(days=89, hours=23, minutes=59))
+        assert password_expired(user, SETTINGS, T0 + timedelta(days=90))
+        assert password_change_required(user, SETTINGS, T0 + timedelta(days=90))
+        assert not password_expired(user, Settings(password_max_age_days=0), T0 + timedelta(days=3650))
+
+
+def test_changing_the_password_ends_the_other_sessions(engine: Engine, plan: Plan) -> None:
+    uid, _ = _create(engine, plan)
+    with transaction(engine) as s:
+        user = s.get_one(User, uid)
+        here = start_session(s, user, client_addr="10.0.0.1", now=T0)
+        elsewhere = start_session(s, user, client_addr="10.0.0.2", now=T0)
+        loaded = load_session(s, here, settings=SETTINGS, now=T0)
+        assert loaded is not None
+        change_password(s, user, current_password=PASSWORD, new_password="Pengcheng-2026-plan",
+                        settings=SETTINGS, now=T0, keep_session=loaded[1])
+        assert load_session(s, here, settings=SETTINGS, now=T0) is not None
+        assert load_session(s, elsewhere, settings=SETTINGS, now=T0) is None
+
+
+# --- sessions ----------------------------------------------------------------------
+
+
+def test_session_token_is_stored_only_as_its_hash(engine: Engine, plan: Plan) -> None:
+    uid, _ = _create(engine, plan)
+    with transaction(engine) as s:
+        token = start_session(s, s.get_one(User, uid), client_addr="10.0.0.1", now=T0)
+    with transaction(engine) as s:
+        [ws] = s.execute(select(WebSession)).scalars().all()
+        assert ws.id == sha256(token.encode()).hexdigest() and len(token) >= 43  # 32 random bytes
+        assert token not in (ws.id, ws.csrf_token)
+        assert ws.client_addr == "10.0.0.1"
+
+
+def test_session_idle_timeout_30_minutes(engine: Engine, plan: Plan) -> None:
+    uid, _ = _create(engine, plan)
+    with transaction(engine) as s:
+        token = start_session(s, s.get_one(User, uid), client_addr=None, now=T0)
+        assert load_session(s, token, settings=SETTINGS, now=T0 + timedelta(minutes=29)) is not None
+        # used at T0+29 min, so still alive at T0+58 min (29 min idle) ...
+        loaded = load_session(s, token, settings=SETTINGS, now=T0 + timedelta(minutes=58))
+        assert loaded is not None and loaded[1].last_seen_at == T0 + timedelta(minutes=58)
+        # ... and ended at T0+88 min (30 min idle), for good.
+        assert load_session(s, token, settings=SETTINGS, now=T0 + timedelta(minutes=88)) is None
+        assert load_session(s, token, settings=SETTINGS, now=T0 + timedelta(minutes=60)) is None
+        assert s.execute(select(func.count()).select_from(WebSession)).scalar_one() == 0
+
+
+def test_session_absolute_timeout_12_hours(engine: Engine, plan: Plan) -> None:
+    uid, _ = _create(engine, plan)
+    with transaction(engine) as s:
+        token = start_session(s, s.get_one(User, uid), client_addr=None, now=T0)
+        for step in range(1, 36):  # used every 20 minutes up to T0+11 h 40 min
+            assert load_session(s, token, settings=SETTINGS, now=T0 + timedelta(minutes=20 * step)) is not None
+        # 20 minutes later it has been idle 20 min only, but it is 36 × 20 min = 12 h old.
+        assert load_session(s, token, settings=SETTINGS, now=T0 + timedelta(hours=12)) is None
+
+
+def test_sign_out_and_unknown_tokens(engine: Engine, plan: Plan) -> None:
+    uid, _ = _create(engine, plan)
+    with transaction(engine) as s:
+        token = start_session(s, s.get_one(User, uid), client_addr=None, now=T0)
+        assert load_session(s, "forged", settings=SETTINGS, now=T0) is None
+        assert end_session(s, token, now=T0)
+        assert not end_session(s, token, now=T0)
+        assert load_session(s, token, settings=SETTINGS, now=T0) is None
+    assert _actions(engine) == ["user.created", "auth.logout"]
+
+
+def test_disabling_a_user_ends_the_sessions(engine: Engine, plan: Plan) -> None:
+    uid, _ = _create(engine, plan)
+    with transaction(engine) as s:
+        user = s.get_one(User, uid)
+        token = start_session(s, user, client_addr=None, now=T0)
+        set_active(s, user, False, now=T0)
+        assert load_session(s, token, settings=SETTINGS, now=T0) is None
+
+
+# --- API tokens ----------------------------------------------------------------------
+
+
+def test_api_tokens(engine: Engine, plan: Plan) -> None:
+    uid, _ = _create(engine, plan)
+    with transaction(engine) as s:
+        token = create_api_token(s, s.get_one(User, uid), "季度报送脚本", now=T0)
+    assert token.startswith("hrss_")
+    with transaction(engine) as s:
+        user = user_for_api_token(s, token, T0 + timedelta(days=1))
+        assert user is not None and user.id == uid
+        [row] = s.execute(select(ApiToken)).scalars().all()
+        assert row.token_hash == sha256(token.encode()).hexdigest() and row.last_used_at == T0 + timedelta(days=1)
+        assert user_for_api_token(s, token + "x", T0) is None
+        assert revoke_api_token(s, row.id, now=T0) and not revoke_api_token(s, row.id, now=T0)
+        assert user_for_api_token(s, token, T0) is None
+    assert _actions(engine) == ["user.created", "token.created", "token.revoked"]
+
+
+def test_api_token_of_a_disabled_user_is_refused(engine: Engine, plan: Plan) -> None:
+    uid, _ = _create(engine, plan)
+    with transaction(engine) as s:
+        user = s.get_one(User, uid)
+        token = create_api_token(s, user, "script", now=T0)
+        set_active(s, user, False, now=T0)
+        assert user_for_api_token(s, token, T0) is None
+
+
+# --- users and org units -------------------------------------------------------------
+
+
+def test_a_district_operator_needs_an_existing_reporting_org_unit(engine: Engine, plan: Plan) -> None:
+    refused = {
+        None: "必须指定所属组织单位",
+        "火星区": "规划中没有这个组织单位",
+        "主城区": "汇总单位",  # a group: aggregated from its members, never reports
+        "徐州市": "汇总单位",
+    }
+    for unit, message in refused.items():
+        with pytest.raises(AccountError, match=message):
+            _create(engine, plan, username="op", role="district_operator", org_unit=unit)
+    uid, _ = _create(engine, plan, username="op", role="district_operator", org_unit="徐州经济技术开发区")
+    with transaction(engine) as s:
+        assert s.get_one(User, uid).org_unit == "经开区"  # an alias is stored as the unit's name
+        assert s.execute(select(func.count()).select_from(User)).scalar_one() == 1
+
+
+def test_refused_accounts(engine: Engine, plan: Plan) -> None:
+    _create(engine, plan)
+    cases = [
+        ({"username": "ZHANG.WEI"}, "用户名已存在"),
+        ({"username": "张伟"}, "用户名须为"),
+        ({"username": "x"}, "用户名须为"),
+        ({"username": "li.na", "role": "superuser"}, "未知角色"),
+        ({"username": "li.na", "role": "leader", "org_unit": "丰县"}, "只有县区填报员"),
+        ({"username": "li.na", "password": "lina-2025"}, "至少 12"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(AccountError, match=message):
+            _create(engine, plan, **kwargs)  # type: ignore[arg-type]
+    assert _actions(engine) == ["user.created"]
+
+
+def test_role_change_is_audited(engine: Engine, plan: Plan) -> None:
+    uid, _ = _create(engine, plan)
+    with transaction(engine) as s:
+        change_role(s, s.get_one(User, uid), role="district_operator", org_unit="沛县", plan=plan, now=T0)
+    with transaction(engine) as s:
+        event = s.execute(select(AuditEvent).where(AuditEvent.action == "user.role_changed")).scalar_one()
+        assert event.before == '{"org_unit": null, "role": "city_statistician"}'
+        assert event.after == '{"org_unit": "沛县", "role": "district_operator"}'
+
+
+def test_audit_events_hold_no_secrets(engine: Engine, plan: Plan) -> None:
+    uid, one_time = _create(engine, plan, password=None)
+    assert one_time is not None
+    _login(engine, "zhang.wei", one_time, T0)
+    with transaction(engine) as s:
+        user = s.get_one(User, uid)
+        change_password(s, user, current_password=one_time, new_password=PASSWORD, settings=SETTINGS, now=T0)
+        token = create_api_token(s, user, "script", now=T0)
+        session_token = start_session(s, user, client_addr=None, now=T0)
+        end_session(s, session_token, now=T0)
+        stored_hash = user.password_hash
+    with transaction(engine) as s:
+        dump = " ".join(str(v) for e in s.execute(select(AuditEvent)).scalars() for v in vars(e).values())
+    for secret in (one_time, PASSWORD, token, session_token, stored_hash, "$argon2"):
+        assert secret not in dump
+
+
+# --- roles and permissions -------------------------------------------------------------
+
+# Every role × action: "all" any org unit, "own" only the user's own unit, "-" never.
+EXPECTED = """
+action           city_admin city_statistician district_operator leader auditor
+view             all        all               all               all    all
+view_unapproved  all        all               own               -      -
+enter            all        all               own               -      -
+submit           -          -                 own               -      -
+review           all        all               -                 -      -
+reopen           all        all               -                 -      -
+manage_users     all        -                 -                 -      -
+read_audit       all        -                 -                 -      all
+export           all        all               all               all    -
+"""
+
+
+@dataclass
+class FakeUser:
+    role: str
+    org_unit: str | None = None
+    is_active: bool = True
+
+
+def _expected() -> dict[tuple[str, str], str]:
+    header, *rows = (line.split() for line in EXPECTED.strip().splitlines())
+    return {(role, row[0]): cell for row in rows for role, cell in zip(header[1:], row[1:], strict=True)}
+
+
+def test_the_permission_table() -> None:
+    expected = _expected()
+    assert {a for _, a in expected} == {a.value for a in Action}  # a new action needs a row
+    assert {r for r, _ in expected} == {r.value for r in Role}
+    for (role, action), cell in expected.items():
+        user = FakeUser(role, "丰县" if role == "district_operator" else None)
+        own, other, unspecified = can(user, action, "丰县"), can(user, action, "沛县"), can(user, action)
+        assert (own, other, unspecified) == {
+            "all": (True, True, True), "own": (True, False, False), "-": (False, False, False),
+        }[cell], (role, action)
+        assert (Action(action) in actions_for(user)) == (cell != "-")
+
+
+def test_no_permission_without_an_active_user() -> None:
+    assert not can(None, "view")
+    assert not can(FakeUser("city_admin", is_active=False), "view")
+    assert actions_for(FakeUser("city_admin", is_active=False)) == frozenset()
+    assert not can(FakeUser("janitor"), "view")
+    with pytest.raises(ValueError):
+        can(FakeUser("city_admin"), "delete_everything")
+
+
+def test_unapproved_data_is_scoped_to_the_operators_unit(engine: Engine) -> None:
+    operator, leader, statistician = FakeUser("district_operator", "丰县"), FakeUser("leader"), FakeUser("city_statistician")
+    names = ["徐州市", "丰县", "沛县"]
+    assert restrict_org_units(operator, names) == ["丰县"]
+    assert restrict_org_units(statistician, names) == names
+    assert restrict_org_units(leader, names) == []
+    assert can_view_unapproved(operator, "丰县") and not can_view_unapproved(operator, "沛县")
+    assert restrict_org_units(operator, names, "view") == names
+    with transaction(engine) as s:  # the same rule as a WHERE clause in a real query
+        def visible(user: FakeUser) -> list[str]:
+            query = select(OrgUnitRecord.name).where(org_unit_clause(user, OrgUnitRecord.name)).order_by(OrgUnitRecord.code)
+            return list(s.execute(query).scalars())
+
+        assert visible(operator) == ["丰县"]
+        assert len(visible(statistician)) == 18
+        assert visible(leader) == []
+
+
+# --- CLI ---------------------------------------------------------------------------------
+
+
+def _cli() -> typer.Typer:
+    from hrss.cli import Context
+
+    root = typer.Typer()
+
+    @root.callback()
+    def _root(ctx: typer.Context) -> None:
+        context = Context(Settings())
+        ctx.obj = context
+        ctx.call_on_close(context.close)
+
+    root.add_typer(user_app, name="user")
+    return root
+
+
+def test_user_cli(cli_env: str) -> None:
+    runner, app = CliRunner(), _cli()
+    result = runner.invoke(app, ["user", "create", "--username", "admin", "--role", "city_admin", "--display-name", "王芳"])
+    assert result.exit_code == 0, result.output
+    match = re.search(r"one-time password, shown only now\): (\S+)", result.output)
+    assert match and check_policy(match.group(1), "admin", SETTINGS) == []
+    again = runner.invoke(app, ["user", "create", "--username", "admin", "--role", "leader"])
+    assert again.exit_code == 1 and "用户名已存在" in again.output
+    no_unit = runner.invoke(app, ["user", "create", "--username", "fx01", "--role", "district_operator"])
+    assert no_unit.exit_code == 1 and "必须指定所属组织单位" in no_unit.output
+    result = runner.invoke(app, ["user", "create", "--username", "fx01", "--role", "district_operator", "--org-unit", "丰县"])
+    assert result.exit_code == 0 and "丰县" in result.output
+    listing = runner.invoke(app, ["user", "list"])
+    assert listing.exit_code == 0, listing.output
+    assert "王芳" in listing.output and "市级管理员" in listing.output and "县区填报员" in listing.output
+    assert "须改密码" in listing.output and "argon2" not in listing.output and match.group(1) not in listing.output
+    reset = runner.invoke(app, ["user", "reset-password", "admin"])
+    assert reset.exit_code == 0 and "one-time password" in reset.output
+    assert runner.invoke(app, ["user", "reset-password", "nobody"]).exit_code == 1
+
+    from hrss.db import make_engine
+
+    engine = make_engine(cli_env)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT user_name, action FROM audit_event ORDER BY id")).all()
+    finally:
+        engine.dispose()
+    assert [a for _, a in rows] == ["user.created", "user.created", "user.password_reset"]
+    assert all(name.startswith("cli:") for name, _ in rows)
