@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 
 from hrss.db import make_engine
 from hrss.plan.model import Plan
@@ -33,12 +34,30 @@ def _postgres_url() -> str | None:
     return url
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str | None]:
+    """A database of this test run's own on the configured server (parallel runs don't collide)."""
+    base = _postgres_url()
+    if base is None:
+        yield None
+        return
+    name = f"hrss_test_{os.getpid()}"
+    admin = make_engine(base).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str | None) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'hrss.sqlite3'}"
         return
-    url = _postgres_url()
+    url = postgres_url
     if url is None:
         pytest.skip("HRSS_TEST_POSTGRES_URL not set")
     engine = make_engine(url)

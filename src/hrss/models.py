@@ -2,7 +2,7 @@
 
 from hrss.audit.tables import AuditEvent, AuditHead
 from hrss.auth.tables import ApiToken, User, WebSession
-from hrss.monitoring.tables import ImportBatch, ValueRecord
+from hrss.monitoring.tables import ImportBatch, Submission, ValueRecord
 from hrss.plan.tables import (
     CommitmentRecord,
     IndicatorRecord,
@@ -17,6 +17,7 @@ __all__ = [
     "AuditHead",
     "CommitmentRecord",
     "ImportBatch",
+    "Submission",
     "IndicatorRecord",
     "OrgUnitRecord",
     "PlanRecord",

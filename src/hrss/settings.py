@@ -32,6 +32,11 @@ class Settings(BaseSettings):
         description="Plan file loaded into an empty store; default: the shipped Xuzhou "
         "2021–2025 plan.",
     )
+    rules_file: Path | None = Field(
+        default=None,
+        description="Validation rules run on submit (YAML); default: the shipped "
+        "src/hrss/data/validation_rules.yaml.",
+    )
     report_dir: Path = Field(
         default=DEFAULT_VAR_DIR / "reports",
         description="Where `hrss report` writes Word and Excel files unless --out is given.",

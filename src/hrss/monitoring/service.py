@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from hrss.monitoring.engine import Evaluation, Evaluator
 from hrss.monitoring.evaluation import StatusThresholds
 from hrss.monitoring.periods import month_index
 from hrss.monitoring.series import ValueSet
-from hrss.monitoring.tables import ImportBatch, ValueRecord
+from hrss.monitoring.tables import ImportBatch, Submission, ValueRecord
 from hrss.plan.model import Plan
 
 SOURCES = ("reported", "computed")
@@ -19,7 +19,12 @@ def load_values(session: Session, plan: Plan, source: str = "reported") -> Value
     q = select(
         ValueRecord.indicator_code, ValueRecord.org_unit, ValueRecord.first_month,
         ValueRecord.last_month, ValueRecord.value, ValueRecord.numerator, ValueRecord.denominator,
-    ).where(ValueRecord.plan_id == plan.id, ValueRecord.source == source)
+    ).outerjoin(Submission, ValueRecord.submission_id == Submission.id).where(
+        ValueRecord.plan_id == plan.id,
+        ValueRecord.source == source,
+        # web-entered values count once approved; imported ones count at once
+        or_(ValueRecord.submission_id.is_(None), Submission.status == "approved"),
+    )
     return ValueSet.from_rows(plan, [tuple(r) for r in session.execute(q)])
 
 
@@ -35,11 +40,13 @@ def evaluate(
     return Evaluator(plan, load_values(session, plan, source), thresholds).evaluate_all(as_of, org_unit)
 
 
-def data_version(session: Session, plan: Plan) -> tuple[int, int]:
-    """Changes whenever values change: (newest import batch id, number of values)."""
+def data_version(session: Session, plan: Plan) -> tuple[int, int, int]:
+    """Changes whenever the values that count change: (newest import batch id, number of
+    values, sum of submission versions — every workflow step raises one)."""
     batch = session.execute(select(func.max(ImportBatch.id)).where(ImportBatch.plan_id == plan.id)).scalar_one()
     count = session.execute(select(func.count()).select_from(ValueRecord).where(ValueRecord.plan_id == plan.id)).scalar_one()
-    return batch or 0, count
+    steps = session.execute(select(func.sum(Submission.version)).where(Submission.plan_id == plan.id)).scalar_one()
+    return batch or 0, count, int(steps or 0)
 
 
 def latest_month(session: Session, plan: Plan, source: str = "reported") -> int | None:

@@ -45,3 +45,28 @@ class ValueRecord(Base):
     value: Mapped[float] = mapped_column(Float)
     numerator: Mapped[float | None] = mapped_column(Float)
     denominator: Mapped[float | None] = mapped_column(Float)
+    # Entered through the web workflow: counts once its submission is approved.
+    # Values imported by the city (CLI) or the demo have none and count at once.
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id", ondelete="CASCADE"), index=True)
+
+
+class Submission(Base):
+    """One org unit's figures for one period on their way: draft → submitted → approved | returned.
+
+    `version` rises with every change, so an edit made on a stale page is refused (409).
+    """
+
+    __tablename__ = "submission"
+    __table_args__ = (UniqueConstraint("plan_id", "org_unit", "period"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[str] = mapped_column(ForeignKey("plan.id", ondelete="CASCADE"))
+    org_unit: Mapped[str] = mapped_column(String(50))
+    period: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(12))  # draft | submitted | approved | returned
+    version: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(String(1000), default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(100))
+    submitted_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]

@@ -249,7 +249,7 @@ def validate_rows(plan: Plan, rows: Iterable[tuple[int, list[object]]], file_nam
     return checker.result
 
 
-def _overlaps(session: Session, plan: Plan, source: str, values: list[NewValue], file_name: str) -> list[Problem]:
+def find_overlaps(session: Session, plan: Plan, source: str, values: list[NewValue], file_name: str) -> list[Problem]:
     """A new value whose period overlaps a different stored period would be counted twice."""
     keys = {(v.indicator, v.org_unit) for v in values}
     stored: dict[tuple[str, str], list[tuple[int, int, str]]] = {}
@@ -273,7 +273,8 @@ def _overlaps(session: Session, plan: Plan, source: str, values: list[NewValue],
 
 
 def store_values(
-    session: Session, plan: Plan, values: list[NewValue], *, source: str, source_name: str, batch_source: str | None = None
+    session: Session, plan: Plan, values: list[NewValue], *, source: str, source_name: str,
+    batch_source: str | None = None, submission_id: int | None = None,
 ) -> int:
     """Replace the values of the same (indicator, org unit, period) and insert the new ones.
 
@@ -300,6 +301,7 @@ def store_values(
                 "indicator_code": v.indicator, "org_unit": v.org_unit, "period": v.period.label,
                 "period_type": v.period.type, "first_month": v.period.first, "last_month": v.period.last,
                 "value": v.value, "numerator": v.numerator, "denominator": v.denominator,
+                "submission_id": submission_id,
             }
             for v in values
         ],
@@ -316,7 +318,7 @@ def import_file(session: Session, plan: Plan, path: Path, *, source: str = "repo
         result.problems.append(Problem(path.name, 0, "-", "error", str(exc)))
         return result
     if not result.errors:
-        result.problems.extend(_overlaps(session, plan, source, result.values, path.name))
+        result.problems.extend(find_overlaps(session, plan, source, result.values, path.name))
     if not result.errors:
         result.stored = store_values(session, plan, result.values, source=source, source_name=path.name)
     return result

@@ -15,10 +15,11 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hrss import __version__
+from hrss.auth.roles import can
 from hrss.db import make_engine, session_factory
 from hrss.plan.store import prepare_store
 from hrss.settings import Settings
-from hrss.web import account, api, pages
+from hrss.web import account, api, entry, pages
 from hrss.web.i18n import t
 from hrss.web.security import LoginRequired, PasswordChangeRequired, login_redirect
 from hrss.web.views import EvaluationCache
@@ -52,11 +53,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.cache = EvaluationCache(plan, settings.thresholds)
     templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
     templates.env.globals["t"] = t
+    templates.env.globals["can"] = can
     app.state.templates = templates
 
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     app.include_router(account.router)
     app.include_router(pages.router)
+    app.include_router(entry.router)
     app.include_router(api.router, prefix="/api/v1")
 
     @app.exception_handler(LoginRequired)

@@ -51,7 +51,7 @@ class EvaluationCache:
         self.plan = plan
         self.thresholds = thresholds
         self.size = size
-        self._items: OrderedDict[tuple[int, tuple[int, int]], Snapshot] = OrderedDict()
+        self._items: OrderedDict[tuple[int, tuple[int, int, int]], Snapshot] = OrderedDict()
         self._lock = threading.Lock()
 
     def default_month(self, session: Session) -> int:

@@ -1,0 +1,92 @@
+"""Validation rules (校验规则) run on submit: left side, operator, right side, as data."""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from hrss.plan.model import Aggregation, Indicator
+
+OPERATORS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
+KINDS = {
+    "flow": (Aggregation.FLOW,),
+    "stock": (Aggregation.STOCK,),
+    "rate": (Aggregation.FLOW_RATE, Aggregation.STOCK_RATE),
+    "any": tuple(Aggregation),
+}
+
+
+class RuleFileError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    name_en: str
+    applies_to: str
+    left: str
+    operator: str
+    right: str
+    factor: float
+    severity: str  # error | comment_required
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: Rule
+    indicator: str
+    message: str
+
+    @property
+    def severity(self) -> str:
+        return self.rule.severity
+
+
+def load_rules(path: Path | None = None) -> list[Rule]:
+    source = path or Path(str(resources.files("hrss") / "data" / "validation_rules.yaml"))
+    try:
+        items = yaml.safe_load(source.read_text(encoding="utf-8"))["rules"]
+        rules = [Rule(**{**item, "factor": float(item["factor"])}) for item in items]
+    except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as exc:
+        raise RuleFileError(f"校验规则文件无效 (invalid rules file) {source}: {exc}") from exc
+    for r in rules:
+        if r.operator not in OPERATORS or r.applies_to not in KINDS or r.left not in ("value", "change_ratio") \
+                or r.right not in ("annual_target", "constant") or r.severity not in ("error", "comment_required"):
+            raise RuleFileError(f"校验规则 {r.id} 的取值无效 (invalid rule)")
+    return rules
+
+
+def check(
+    rules: list[Rule],
+    ind: Indicator,
+    value: float,
+    *,
+    previous: float | None,
+    annual_target: float | None,
+) -> list[Finding]:
+    """The rules one value breaks (values and targets in the indicator's unit)."""
+    out = []
+    for rule in rules:
+        if ind.aggregation not in KINDS[rule.applies_to]:
+            continue
+        if rule.left == "value":
+            left = value
+        elif previous:
+            left = abs(value - previous) / abs(previous)
+        else:
+            continue  # no previous value to compare with
+        if rule.right == "annual_target":
+            if not annual_target:
+                continue
+            right = annual_target * rule.factor
+        else:
+            right = rule.factor
+        if not OPERATORS[rule.operator](left, right):
+            out.append(Finding(rule, ind.code, f"{ind.name}: {rule.name} ({rule.name_en}): {left:.4g} {rule.operator} {right:.4g} 不成立"))
+    return out

@@ -1,0 +1,240 @@
+"""Data collection workflow (填报审核): draft → submitted → approved, or returned with a comment.
+
+A unit enters its figures for a month (web form or Excel template); they are checked row
+by row like any import, then by the validation rules on submit. Approved figures are
+locked and count in every evaluation at once; only the city may reopen them. Every
+step raises the submission's version (a page loaded before a change is refused with
+409) and writes an audit event in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from hrss.audit.service import Origin, record_from
+from hrss.monitoring.periods import Period, month, parse_period
+from hrss.monitoring.rules import Finding, Rule, check
+from hrss.monitoring.tables import Submission, ValueRecord
+from hrss.monitoring.values import Problem, find_overlaps, store_values, validate_rows
+from hrss.plan.model import Indicator, OrgUnit, Plan
+from hrss.plan.targets import has_target, reporting_unit, unit_target
+from hrss.plan.units import factor
+
+STATUS_LABELS = {"draft": "草稿", "submitted": "待审核", "approved": "已审核", "returned": "已退回"}
+EDITABLE = ("draft", "returned")
+SOURCE_NAME = "网页填报"
+
+
+class WorkflowError(Exception):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Clash:
+    indicator: str
+    yours: str
+    theirs: str
+
+
+class Conflict(WorkflowError):
+    """The submission changed since the page was loaded: nothing is overwritten."""
+
+    def __init__(self, clashes: list[Clash]) -> None:
+        super().__init__("数据已被他人修改，请核对后重新提交 (changed by someone else since you loaded it)", 409)
+        self.clashes = clashes
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    indicator: Indicator
+    unit: str  # the reporting unit the operator types in
+    value: float | None  # in the reporting unit
+    previous: float | None
+    numerator: float | None = None
+    denominator: float | None = None
+
+
+@dataclass
+class SaveResult:
+    submission: Submission | None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == "error"]
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def reporting_indicators(plan: Plan, unit: OrgUnit) -> list[Indicator]:
+    """What a unit fills in: the city its city-only indicators, a district those it answers for."""
+    if unit.kind == "city":
+        return [i for i in plan.indicators if plan.decomposition_for(i.code) is None]
+    return [i for i in plan.indicators if has_target(plan, i, unit)]
+
+
+def monthly_period(raw: str) -> Period:
+    period = parse_period(raw)
+    if period.type != "month":
+        raise WorkflowError("网页填报按月进行，期间应为 YYYY-MM (web entry is monthly: use YYYY-MM)", 422)
+    return period
+
+
+def get_submission(session: Session, plan: Plan, unit: str, period: str) -> Submission | None:
+    q = select(Submission).where(Submission.plan_id == plan.id, Submission.org_unit == unit, Submission.period == period)
+    return session.execute(q).scalar_one_or_none()
+
+
+def _stored(session: Session, plan: Plan, unit: str, period: Period) -> dict[str, ValueRecord]:
+    q = select(ValueRecord).where(
+        ValueRecord.plan_id == plan.id, ValueRecord.source == "reported", ValueRecord.org_unit == unit,
+        ValueRecord.first_month == period.first, ValueRecord.last_month == period.last,
+    )
+    return {v.indicator_code: v for v in session.execute(q).scalars()}
+
+
+def entry_rows(session: Session, plan: Plan, unit: OrgUnit, period: Period) -> list[EntryRow]:
+    current = _stored(session, plan, unit.name, period)
+    prev_period = month((period.first - 1) // 12, (period.first - 1) % 12 + 1)
+    previous = _stored(session, plan, unit.name, prev_period)
+    rows = []
+    for ind in reporting_indicators(plan, unit):
+        shown = reporting_unit(plan, ind) if not ind.is_rate else ind.unit
+        f = factor(ind.unit, shown) if not ind.is_rate else 1.0
+        cur, prev = current.get(ind.code), previous.get(ind.code)
+        rows.append(EntryRow(
+            ind, shown, cur.value * f if cur else None, prev.value * f if prev else None,
+            cur.numerator if cur else None, cur.denominator if cur else None,
+        ))
+    return rows
+
+
+def _step(sub: Submission, status: str, origin: Origin, *, comment: str | None = None) -> None:
+    sub.status = status
+    sub.version += 1
+    sub.updated_at = now()
+    sub.updated_by = _actor(origin)
+    if comment is not None:
+        sub.comment = comment
+
+
+def _actor(origin: Origin) -> str:
+    return origin.user.username if origin.user is not None else origin.user_name or "unknown"
+
+
+def _check_version(sub: Submission, version: int | None) -> None:
+    if version is not None and sub.version != version:
+        raise Conflict([])
+
+
+def save(
+    session: Session, plan: Plan, unit: OrgUnit, period: Period, entries: dict[str, str], *,
+    version: int | None, origin: Origin,
+) -> SaveResult:
+    """Store the entered values as the unit's draft for period; refuse all on any error."""
+    sub = get_submission(session, plan, unit.name, period.label)
+    if sub is not None and sub.status not in EDITABLE:
+        raise WorkflowError(f"该期数据{STATUS_LABELS[sub.status]}，不能修改 (already {sub.status}: locked)", 409)
+    stored = _stored(session, plan, unit.name, period)
+    if sub is not None and version is not None and sub.version != version:
+        rows = {r.indicator.code: r for r in entry_rows(session, plan, unit, period)}
+        clashes = [
+            Clash(code, text, "" if rows[code].value is None else f"{rows[code].value:g}")
+            for code, text in entries.items()
+            if code in rows and text.strip() != ("" if rows[code].value is None else f"{rows[code].value:g}")
+        ]
+        raise Conflict(clashes)
+    allowed = {i.code for i in reporting_indicators(plan, unit)}
+    table = [(1, ["indicator", "org_unit", "period", "value"])]
+    table += [(n, [code, unit.name, period.label, text]) for n, (code, text) in enumerate(entries.items(), start=2)
+              if code in allowed and text.strip() != ""]
+    result = validate_rows(plan, table, SOURCE_NAME)
+    if not result.errors:
+        result.problems.extend(find_overlaps(session, plan, "reported", result.values, SOURCE_NAME))
+    if result.errors:
+        return SaveResult(sub, result.problems)
+    if sub is None:
+        at = now()
+        sub = Submission(plan_id=plan.id, org_unit=unit.name, period=period.label, status="draft", version=0,
+                         comment="", created_at=at, updated_at=at, updated_by=_actor(origin), submitted_at=None, decided_at=None)
+        session.add(sub)
+        session.flush()
+    before = {code: v.value for code, v in stored.items()}
+    session.execute(delete(ValueRecord).where(ValueRecord.submission_id == sub.id))
+    store_values(session, plan, result.values, source="reported", source_name=f"{SOURCE_NAME} {unit.name} {period.label}",
+                 submission_id=sub.id)
+    _step(sub, sub.status if sub.status in EDITABLE else "draft", origin)
+    after = {v.indicator: v.value for v in result.values}
+    record_from(session, origin, action="value.saved", object_type="submission", object_id=sub.id,
+                before={"org_unit": unit.name, "period": period.label, "values": before},
+                after={"org_unit": unit.name, "period": period.label, "values": after})
+    return SaveResult(sub, result.problems)
+
+
+def run_rules(session: Session, plan: Plan, unit: OrgUnit, period: Period, rules: list[Rule]) -> list[Finding]:
+    current = _stored(session, plan, unit.name, period)
+    prev_period = month((period.first - 1) // 12, (period.first - 1) % 12 + 1)
+    previous = _stored(session, plan, unit.name, prev_period)
+    out: list[Finding] = []
+    for code, v in current.items():
+        ind = plan.indicator(code)
+        target = unit_target(plan, ind, unit)
+        annual = target.annual.get(period.year) if target else None
+        out += check(rules, ind, v.value, previous=previous[code].value if code in previous else None, annual_target=annual)
+    return out
+
+
+def submit(
+    session: Session, plan: Plan, unit: OrgUnit, period: Period, *, version: int | None, comment: str,
+    rules: list[Rule], origin: Origin,
+) -> list[Finding]:
+    """Hand the draft in for review. Returns the rule findings; raises when one blocks it."""
+    sub = get_submission(session, plan, unit.name, period.label)
+    if sub is None or not _stored(session, plan, unit.name, period):
+        raise WorkflowError("尚未填报任何数据，不能提交 (nothing entered yet)")
+    if sub.status not in EDITABLE:
+        raise WorkflowError(f"该期数据{STATUS_LABELS[sub.status]}，不能重复提交 (already {sub.status})", 409)
+    _check_version(sub, version)
+    findings = run_rules(session, plan, unit, period, rules)
+    blocking = [f.message for f in findings if f.severity == "error"]
+    if not comment.strip():
+        blocking += [f"{f.message}；须填写说明 (a comment is required)" for f in findings if f.severity == "comment_required"]
+    if blocking:
+        raise WorkflowError("；".join(blocking), 422)
+    _step(sub, "submitted", origin, comment=comment.strip())
+    sub.submitted_at = sub.updated_at
+    record_from(session, origin, action="submission.submitted", object_type="submission", object_id=sub.id,
+                before={"status": "draft"}, after={"status": "submitted", "comment": sub.comment})
+    return findings
+
+
+def decide(session: Session, sub: Submission, action: str, *, version: int | None, comment: str, origin: Origin) -> None:
+    """approve | return (with a comment) a submitted period; reopen an approved one."""
+    _check_version(sub, version)
+    moves = {"approve": ("submitted", "approved"), "return": ("submitted", "returned"), "reopen": ("approved", "returned")}
+    if action not in moves:
+        raise WorkflowError(f"未知操作 (unknown action): {action}", 422)
+    source, target = moves[action]
+    if sub.status != source:
+        raise WorkflowError(f"当前状态为「{STATUS_LABELS[sub.status]}」，不能执行此操作 (not allowed in state {sub.status})", 409)
+    if action in ("return", "reopen") and not comment.strip():
+        raise WorkflowError("退回须填写意见 (a comment is required to return)", 422)
+    before = sub.status
+    _step(sub, target, origin, comment=comment.strip() or sub.comment)
+    sub.decided_at = sub.updated_at
+    record_from(session, origin, action=f"submission.{action}", object_type="submission", object_id=sub.id,
+                before={"status": before}, after={"status": target, "comment": sub.comment})
+
+
+def pending(session: Session, plan: Plan, *, statuses: tuple[str, ...] = ("submitted",)) -> list[Submission]:
+    q = select(Submission).where(Submission.plan_id == plan.id, Submission.status.in_(statuses))
+    return list(session.execute(q.order_by(Submission.updated_at.desc())).scalars())

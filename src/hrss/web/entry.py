@@ -1,0 +1,147 @@
+"""Data entry (填报) and review (审核) pages. The workflow itself lives in monitoring/workflow.py."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from hrss.auth.roles import can
+from hrss.monitoring import workflow as wf
+from hrss.monitoring.rules import load_rules
+from hrss.monitoring.tables import Submission
+from hrss.plan.model import OrgUnit, Plan
+from hrss.web.deps import LangDep, PlanDep, SessionDep, bad_request
+from hrss.web.pages import render
+from hrss.web.security import PageUser, Principal, check_csrf, require
+
+router = APIRouter(include_in_schema=False)
+Text = Annotated[str, Form(max_length=1000)]
+
+
+def _unit(plan: Plan, me: Principal, org: str | None) -> OrgUnit:
+    name = org or me.user.org_unit or plan.city_unit.name
+    unit = plan.org_unit(name)
+    if unit is None or unit.kind == "group":
+        raise bad_request(f"不能为「{name}」填报 (not a reporting unit)", "not a reporting unit", 404)
+    return unit
+
+
+def _period(raw: str | None, plan: Plan) -> Any:
+    try:
+        return wf.monthly_period(raw or f"{plan.end_year}-12")
+    except (wf.WorkflowError, ValueError) as exc:
+        raise bad_request(getattr(exc, "message", str(exc)), "invalid period", 422) from exc
+
+
+def _entry_page(request: Request, lang: str, me: Principal, session: Any, plan: Plan, unit: OrgUnit, period: Any,
+                *, problems: list[Any] | None = None, message: str | None = None, clashes: list[Any] | None = None,
+                status: int = 200, typed: dict[str, str] | None = None) -> Response:
+    sub = wf.get_submission(session, plan, unit.name, period.label)
+    units = [u for u in plan.org_units if u.kind != "group" and can(me.user, "enter", u.name)]
+    response = render(request, "entry.html", lang, me, {
+        "unit": unit, "period": period.label, "rows": wf.entry_rows(session, plan, unit, period), "sub": sub,
+        "status_label": wf.STATUS_LABELS.get(sub.status, "未填报") if sub else "未填报",
+        "editable": (sub is None or sub.status in wf.EDITABLE) and can(me.user, "enter", unit.name),
+        "can_submit": can(me.user, "submit", unit.name), "units": units, "problems": problems or [],
+        "message": message, "clashes": clashes or [], "typed": typed or {}, "simulated": False,
+    })
+    response.status_code = status
+    return response
+
+
+@router.get("/entry", response_class=HTMLResponse)
+def entry_form(request: Request, plan: PlanDep, session: SessionDep, lang: LangDep, me: PageUser,
+               org: str | None = None, period: str | None = None) -> Response:
+    unit = _unit(plan, me, org)
+    if not (can(me.user, "enter", unit.name) or can(me.user, "view_unapproved", unit.name)):
+        require(me, "enter", unit.name)
+    return _entry_page(request, lang, me, session, plan, unit, _period(period, plan))
+
+
+@router.post("/entry", response_class=HTMLResponse)
+async def entry_save(request: Request, plan: PlanDep, lang: LangDep, me: PageUser) -> Response:
+    form = await request.form()
+    check_csrf(me, str(form.get("csrf_token", "")))
+    unit = _unit(plan, me, str(form.get("org", "")) or None)
+    period = _period(str(form.get("period", "")), plan)
+    action = str(form.get("action", "save"))
+    require(me, "submit" if action == "submit" else "enter", unit.name)
+    entries = {k[len("value__"):]: str(v)[:100] for k, v in form.items() if k.startswith("value__")}
+    version = _int(form.get("version"))
+    comment = str(form.get("comment", ""))[:1000]
+    origin = me.origin()
+    with request.app.state.sessions() as session:
+        try:
+            with session.begin():
+                if entries:
+                    result = wf.save(session, plan, unit, period, entries, version=version, origin=origin)
+                    if result.errors:
+                        raise _Refused(result.problems)
+                    version = result.submission.version if result.submission else version
+                if action == "submit":
+                    wf.submit(session, plan, unit, period, version=version, comment=comment,
+                              rules=load_rules(request.app.state.settings.rules_file), origin=origin)
+        except _Refused as exc:
+            return _entry_page(request, lang, me, session, plan, unit, period, problems=exc.problems, status=400, typed=entries)
+        except wf.Conflict as exc:
+            return _entry_page(request, lang, me, session, plan, unit, period, clashes=exc.clashes,
+                               message=exc.message, status=409, typed=entries)
+        except wf.WorkflowError as exc:
+            return _entry_page(request, lang, me, session, plan, unit, period, message=exc.message, status=exc.status, typed=entries)
+    return RedirectResponse(f"/entry?org={unit.name}&period={period.label}&done={action}", status_code=303)
+
+
+class _Refused(Exception):
+    def __init__(self, problems: list[Any]) -> None:
+        self.problems = problems
+
+
+def _int(raw: object) -> int | None:
+    try:
+        return int(str(raw))
+    except (TypeError, ValueError):
+        return None
+
+
+@router.get("/review", response_class=HTMLResponse)
+def review_list(request: Request, plan: PlanDep, session: SessionDep, lang: LangDep, me: PageUser) -> Response:
+    require(me, "review")
+    subs = wf.pending(session, plan, statuses=("submitted", "returned", "approved"))
+    return render(request, "review.html", lang, me, {"subs": subs, "labels": wf.STATUS_LABELS, "simulated": False})
+
+
+@router.get("/review/{sub_id}", response_class=HTMLResponse)
+def review_one(sub_id: int, request: Request, plan: PlanDep, session: SessionDep, lang: LangDep, me: PageUser) -> Response:
+    require(me, "review")
+    sub = _submission(session, plan, sub_id)
+    unit = _unit(plan, me, sub.org_unit)
+    period = _period(sub.period, plan)
+    return render(request, "review_one.html", lang, me, {
+        "sub": sub, "unit": unit, "rows": wf.entry_rows(session, plan, unit, period), "labels": wf.STATUS_LABELS,
+        "findings": wf.run_rules(session, plan, unit, period, load_rules(request.app.state.settings.rules_file)),
+        "simulated": False, "message": None,
+    })
+
+
+@router.post("/review/{sub_id}")
+def review_decide(sub_id: int, request: Request, plan: PlanDep, me: PageUser, csrf_token: Text, action: Text,
+                  version: Annotated[int, Form()], comment: Annotated[str, Form(max_length=1000)] = "") -> Response:
+    check_csrf(me, csrf_token)
+    require(me, "reopen" if action == "reopen" else "review")
+    with request.app.state.sessions.begin() as session:
+        sub = _submission(session, plan, sub_id)
+        try:
+            wf.decide(session, sub, action, version=version, comment=comment, origin=me.origin())
+        except wf.WorkflowError as exc:
+            raise HTTPException(exc.status, detail={"message": exc.message, "message_en": exc.message}) from exc
+    return RedirectResponse(f"/review/{sub_id}", status_code=303)
+
+
+def _submission(session: Any, plan: Plan, sub_id: int) -> Submission:
+    sub = session.get(Submission, sub_id)
+    if sub is None or sub.plan_id != plan.id:
+        raise bad_request("没有这条报送记录", "no such submission", 404)
+    return sub
+

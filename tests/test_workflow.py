@@ -1,0 +1,140 @@
+"""Collection workflow through the web: enter, validate, submit, return, approve, lock, 409."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from hrss.audit.tables import AuditEvent
+from hrss.auth.service import create_user
+from hrss.db import make_engine, transaction
+from hrss.plan.store import prepare_store
+from hrss.settings import Settings
+from hrss.web.app import create_app
+
+PASSWORD = "Xuzhou-2025-plan!"
+USERS = {
+    "peixian": ("district_operator", "沛县"),
+    "fengxian": ("district_operator", "丰县"),
+    "tongji": ("city_statistician", None),
+    "lingdao": ("leader", None),
+}
+
+
+def _token(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def _version(html: str) -> str:
+    return re.search(r'name="version" value="([^"]*)"', html).group(1)
+
+
+@pytest.fixture
+def app_url(db_url: str) -> Iterator[str]:
+    settings = Settings(database_url=db_url)
+    engine = make_engine(db_url)
+    plan = prepare_store(engine)
+    with transaction(engine) as s:
+        for name, (role, unit) in USERS.items():
+            create_user(s, username=name, display_name=name, role=role, org_unit=unit, plan=plan,
+                        settings=settings, password=PASSWORD)
+    engine.dispose()
+    yield db_url
+
+
+def _client(db_url: str, username: str) -> TestClient:
+    c = TestClient(create_app(Settings(database_url=db_url)))
+    c.__enter__()
+    form = c.get("/login")
+    r = c.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": _token(form.text)}, follow_redirects=False)
+    assert r.status_code == 303
+    return c
+
+
+def _post_entry(c: TestClient, values: dict[str, str], action: str = "save", comment: str = "", org: str = "沛县", period: str = "2024-03"):
+    page = c.get("/entry", params={"org": org, "period": period})
+    data = {"csrf_token": _token(page.text), "org": org, "period": period, "version": _version(page.text),
+            "action": action, "comment": comment, **{f"value__{k}": v for k, v in values.items()}}
+    return c.post("/entry", data=data, follow_redirects=False)
+
+
+def _actual(c: TestClient, code: str, org: str, as_of: str) -> float | None:
+    data = c.get("/api/v1/evaluation", params={"as_of": as_of, "org": org, "indicator": code}).json()
+    return data["results"][0]["actual"]
+
+
+def test_enter_submit_return_approve_and_lock(app_url: str) -> None:
+    op, stat = _client(app_url, "peixian"), _client(app_url, "tongji")
+    form = op.get("/entry")
+    assert form.status_code == 200 and "沛县" in form.text and "城镇新增就业人数" in form.text and "未填报" in form.text
+    # a bad cell: refused with the row and reason, nothing stored
+    bad = _post_entry(op, {"I01": "三百", "I04": "120"})
+    assert bad.status_code == 400 and "不是有效数字" in bad.text and "三百" in bad.text
+    assert "未填报" in op.get("/entry", params={"org": "沛县", "period": "2024-03"}).text
+    # a draft does not count yet
+    assert _post_entry(op, {"I01": "2000", "I04": "120"}).status_code == 303
+    assert "草稿" in op.get("/entry", params={"org": "沛县", "period": "2024-03"}).text
+    assert _actual(stat, "I01", "沛县", "2024-03") is None
+    # rule R01: a month's flow at most half the annual target (沛县 2024: 3500 人 → 1750)
+    refused = _post_entry(op, {}, action="submit")
+    assert refused.status_code == 422 and "月度流量不得超过本单位年度目标的一半" in refused.text
+    assert _post_entry(op, {"I01": "300", "I04": "120"}, action="submit").status_code == 303
+    assert "待审核" in op.get("/entry", params={"org": "沛县", "period": "2024-03"}).text
+    # the statistician returns it once with a comment, then approves the corrected figures
+    sub_id = re.search(r'href="/review/(\d+)"', stat.get("/review").text).group(1)
+    page = stat.get(f"/review/{sub_id}")
+    returned = stat.post(f"/review/{sub_id}", data={"csrf_token": _token(page.text), "version": _version(page.text), "action": "return", "comment": "创业人数请核实"}, follow_redirects=False)
+    assert returned.status_code == 303
+    again = op.get("/entry", params={"org": "沛县", "period": "2024-03"})
+    assert "已退回" in again.text and "创业人数请核实" in again.text
+    assert _post_entry(op, {"I01": "300", "I04": "150"}, action="submit", comment="已核实").status_code == 303
+    page = stat.get(f"/review/{sub_id}")
+    ok = stat.post(f"/review/{sub_id}", data={"csrf_token": _token(page.text), "version": _version(page.text), "action": "approve"}, follow_redirects=False)
+    assert ok.status_code == 303
+    # approved: counts at once (300 人 = 0.03 万人), and is locked for the district
+    assert _actual(stat, "I01", "沛县", "2024-03") == pytest.approx(0.03)
+    assert _actual(stat, "I04", "沛县", "2024-03") == pytest.approx(0.015)
+    locked = _post_entry(op, {"I01": "400"})
+    assert locked.status_code == 409 and "不能修改" in locked.text
+    engine = make_engine(app_url)
+    with transaction(engine) as s:
+        actions = [a for (a,) in s.execute(select(AuditEvent.action).order_by(AuditEvent.id))]
+    engine.dispose()
+    assert [a for a in actions if a.startswith("submission.")] == [
+        "submission.submitted", "submission.return", "submission.submitted", "submission.approve"]
+    assert actions.count("value.saved") == 3
+    for c in (op, stat):
+        c.__exit__(None, None, None)
+
+
+def test_stale_page_gets_409_with_both_values(app_url: str) -> None:
+    a, b = _client(app_url, "peixian"), _client(app_url, "peixian")
+    assert _post_entry(a, {"I01": "300"}).status_code == 303
+    stale = b.get("/entry", params={"org": "沛县", "period": "2024-03"})
+    assert _post_entry(a, {"I01": "320"}).status_code == 303  # a saves again: version moves on
+    data = {"csrf_token": _token(stale.text), "org": "沛县", "period": "2024-03", "version": _version(stale.text),
+            "action": "save", "value__I01": "350"}
+    clash = b.post("/entry", data=data, follow_redirects=False)
+    assert clash.status_code == 409
+    table = re.search(r'<table class="grid" id="clashes">(.*?)</table>', clash.text, re.S).group(1)
+    assert "350" in table and "320" in table  # yours and theirs, side by side
+    assert "320" in a.get("/entry", params={"org": "沛县", "period": "2024-03"}).text  # nothing overwritten
+    for c in (a, b):
+        c.__exit__(None, None, None)
+
+
+def test_units_and_roles_are_enforced_on_write(app_url: str) -> None:
+    other, leader = _client(app_url, "fengxian"), _client(app_url, "lingdao")
+    page = other.get("/entry")
+    assert "丰县" in page.text
+    forged = other.post("/entry", data={"csrf_token": _token(page.text), "org": "沛县", "period": "2024-03", "version": "", "action": "save", "value__I01": "1"})
+    assert forged.status_code == 403
+    assert other.get("/entry", params={"org": "沛县"}).status_code == 403  # may not even read 沛县's drafts
+    assert leader.get("/entry").status_code == 403
+    assert leader.get("/review").status_code == 403
+    for c in (other, leader):
+        c.__exit__(None, None, None)
