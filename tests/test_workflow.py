@@ -138,3 +138,48 @@ def test_units_and_roles_are_enforced_on_write(app_url: str) -> None:
     assert leader.get("/review").status_code == 403
     for c in (other, leader):
         c.__exit__(None, None, None)
+
+
+def test_excel_template_round_trip_with_a_bad_cell(app_url: str, tmp_path) -> None:
+    import io
+
+    import openpyxl
+
+    op = _client(app_url, "peixian")
+    page = op.get("/entry", params={"org": "沛县", "period": "2024-05"})
+    got = op.get("/entry/template.xlsx", params={"org": "沛县", "period": "2024-05"})
+    assert got.status_code == 200 and got.content[:2] == b"PK"
+    wb = openpyxl.load_workbook(io.BytesIO(got.content))
+    ws = wb["填报"]
+    assert ws.protection.sheet and [c.value for c in ws[1]][:6] == ["指标", "指标名称", "地区", "期间", "计量单位", "数值"]
+    rows = {ws.cell(r, 1).value: r for r in range(2, ws.max_row + 1)}
+    assert ws.cell(rows["I01"], 5).value == "人" and ws.cell(rows["I01"], 3).value == "沛县"
+    assert ws.cell(rows["I01"], 6).protection.locked is False and ws.cell(rows["I01"], 2).protection.locked is True
+    ws.cell(rows["I01"], 6).value = "二百"  # the bad cell
+    ws.cell(rows["I04"], 6).value = 110
+
+    def upload(workbook: openpyxl.Workbook):
+        buf = io.BytesIO()
+        workbook.save(buf)
+        form = op.get("/entry", params={"org": "沛县", "period": "2024-05"})
+        return op.post("/entry/upload", data={"csrf_token": _token(form.text), "org": "沛县", "period": "2024-05", "version": _version(form.text)},
+                       files={"file": ("沛县.xlsx", buf.getvalue(), "application/octet-stream")}, follow_redirects=False)
+
+    bad = upload(wb)
+    assert bad.status_code == 400
+    cell = f"F{rows['I01']}"
+    assert f'data-cell="{cell}"' in bad.text and "不是有效数字" in bad.text
+    assert "未填报" in op.get("/entry", params={"org": "沛县", "period": "2024-05"}).text  # nothing stored
+    ws.cell(rows["I01"], 6).value = 280
+    fixed = upload(wb)
+    assert fixed.status_code == 303, re.findall(r'<li data-row[^>]*>(.*?)</li>', fixed.text)
+    after = op.get("/entry", params={"org": "沛县", "period": "2024-05"}).text
+    assert "草稿" in after and 'value="280"' in after and 'value="110"' in after
+    # a macro workbook, a formula and an oversized file are refused
+    fake = op.post("/entry/upload", data={"csrf_token": _token(page.text), "org": "沛县", "period": "2024-05"},
+                   files={"file": ("x.xlsm", b"PK\x03\x04", "application/octet-stream")})
+    assert fake.status_code == 400 and "只接受 .xlsx" in fake.text
+    ws.cell(rows["I04"], 6).value = "=100+20"
+    formula = upload(wb)
+    assert formula.status_code == 400 and f'data-cell="F{rows["I04"]}"' in formula.text
+    op.__exit__(None, None, None)

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
         description="Validation rules run on submit (YAML); default: the shipped "
         "src/hrss/data/validation_rules.yaml.",
     )
+    upload_max_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        description="Largest accepted upload (Excel template), in bytes.",
+    )
     report_dir: Path = Field(
         default=DEFAULT_VAR_DIR / "reports",
         description="Where `hrss report` writes Word and Excel files unless --out is given.",

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from openpyxl.utils import get_column_letter
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
@@ -51,12 +52,19 @@ class Problem:
     field: str
     level: str  # error | warning
     message: str
+    column: str = ""  # spreadsheet column letter of the field, when known
+
+    @property
+    def cell(self) -> str:
+        """The spreadsheet cell, e.g. D7 (empty when the column is unknown)."""
+        return f"{self.column}{self.row}" if self.column and self.row else ""
 
     def __str__(self) -> str:
         kind = "错误" if self.level == "error" else "警告"
         if self.row == 0:  # the file as a whole
             return f"[{kind}] {self.file}: {self.message}"
-        return f"[{kind}] {self.file} 第{self.row}行 字段「{FIELD_LABELS.get(self.field, self.field)}」({self.field}): {self.message}"
+        where = f" 单元格 {self.cell}" if self.cell else ""
+        return f"[{kind}] {self.file} 第{self.row}行{where} 字段「{FIELD_LABELS.get(self.field, self.field)}」({self.field}): {self.message}"
 
 
 @dataclass(frozen=True)
@@ -126,11 +134,14 @@ class _RowChecker:
         self.file = file_name
         self.result = ImportResult(file_name)
         self.seen: dict[tuple[str, str, str], int] = {}
+        self.index: dict[str, int] = {}
         self.first = month_index(plan.start_year, 1)
         self.last = month_index(plan.end_year, 12)
 
     def problem(self, row: int, fld: str, message: str, level: str = "error") -> None:
-        self.result.problems.append(Problem(self.file, row, fld, level, message))
+        col = self.index.get(fld)
+        letter = get_column_letter(col + 1) if col is not None else ""
+        self.result.problems.append(Problem(self.file, row, fld, level, message, letter))
 
     def header(self, cells: list[object]) -> dict[str, int] | None:
         names = [_text(c).lower() for c in cells]
@@ -140,6 +151,7 @@ class _RowChecker:
                 if name in aliases:
                     index[key] = i
                     break
+        self.index = index
         missing = [k for k in REQUIRED if k not in index]
         if missing:
             labels = "、".join(f"{FIELD_LABELS[k]}({k})" for k in missing)

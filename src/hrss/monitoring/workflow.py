@@ -19,7 +19,7 @@ from hrss.audit.service import Origin, record_from
 from hrss.monitoring.periods import Period, month, parse_period
 from hrss.monitoring.rules import Finding, Rule, check
 from hrss.monitoring.tables import Submission, ValueRecord
-from hrss.monitoring.values import Problem, find_overlaps, store_values, validate_rows
+from hrss.monitoring.values import ImportResult, Problem, find_overlaps, store_values, validate_rows
 from hrss.plan.model import Indicator, OrgUnit, Plan
 from hrss.plan.targets import has_target, reporting_unit, unit_target
 from hrss.plan.units import factor
@@ -140,11 +140,8 @@ def save(
     session: Session, plan: Plan, unit: OrgUnit, period: Period, entries: dict[str, str], *,
     version: int | None, origin: Origin,
 ) -> SaveResult:
-    """Store the entered values as the unit's draft for period; refuse all on any error."""
-    sub = get_submission(session, plan, unit.name, period.label)
-    if sub is not None and sub.status not in EDITABLE:
-        raise WorkflowError(f"该期数据{STATUS_LABELS[sub.status]}，不能修改 (already {sub.status}: locked)", 409)
-    stored = _stored(session, plan, unit.name, period)
+    """Check the values typed in a form (in the reporting unit) and store them as the draft."""
+    sub = _editable(session, plan, unit, period)
     if sub is not None and version is not None and sub.version != version:
         rows = {r.indicator.code: r for r in entry_rows(session, plan, unit, period)}
         clashes = [
@@ -157,27 +154,50 @@ def save(
     table = [(1, ["indicator", "org_unit", "period", "value"])]
     table += [(n, [code, unit.name, period.label, text]) for n, (code, text) in enumerate(entries.items(), start=2)
               if code in allowed and text.strip() != ""]
-    result = validate_rows(plan, table, SOURCE_NAME)
-    if not result.errors:
-        result.problems.extend(find_overlaps(session, plan, "reported", result.values, SOURCE_NAME))
-    if result.errors:
-        return SaveResult(sub, result.problems)
+    return store_draft(session, plan, unit, period, validate_rows(plan, table, SOURCE_NAME), version=version, origin=origin)
+
+
+def _editable(session: Session, plan: Plan, unit: OrgUnit, period: Period) -> Submission | None:
+    sub = get_submission(session, plan, unit.name, period.label)
+    if sub is not None and sub.status not in EDITABLE:
+        raise WorkflowError(f"该期数据{STATUS_LABELS[sub.status]}，不能修改 (already {sub.status}: locked)", 409)
+    return sub
+
+
+def store_draft(
+    session: Session, plan: Plan, unit: OrgUnit, period: Period, checked: ImportResult, *,
+    version: int | None, origin: Origin,
+) -> SaveResult:
+    """Store checked values (form or uploaded template) as the unit's draft for period;
+    store nothing when any row has an error."""
+    sub = _editable(session, plan, unit, period)
+    if sub is not None:
+        _check_version(sub, version)
+    allowed = {i.code for i in reporting_indicators(plan, unit)}
+    for v in checked.values:
+        if v.indicator not in allowed:
+            checked.problems.append(Problem(checked.file, v.row, "indicator", "error",
+                                            f"{unit.name} 不填报「{plan.indicator(v.indicator).name}」 (not reported by this unit)", "A"))
+    if not checked.errors:
+        checked.problems.extend(find_overlaps(session, plan, "reported", checked.values, checked.file))
+    if checked.errors:
+        return SaveResult(sub, checked.problems)
     if sub is None:
         at = now()
         sub = Submission(plan_id=plan.id, org_unit=unit.name, period=period.label, status="draft", version=0,
                          comment="", created_at=at, updated_at=at, updated_by=_actor(origin), submitted_at=None, decided_at=None)
         session.add(sub)
         session.flush()
-    before = {code: v.value for code, v in stored.items()}
+    before = {code: v.value for code, v in _stored(session, plan, unit.name, period).items()}
     session.execute(delete(ValueRecord).where(ValueRecord.submission_id == sub.id))
-    store_values(session, plan, result.values, source="reported", source_name=f"{SOURCE_NAME} {unit.name} {period.label}",
+    store_values(session, plan, checked.values, source="reported", source_name=f"{checked.file} {unit.name} {period.label}",
                  submission_id=sub.id)
-    _step(sub, sub.status if sub.status in EDITABLE else "draft", origin)
-    after = {v.indicator: v.value for v in result.values}
+    _step(sub, sub.status, origin)
+    after = {v.indicator: v.value for v in checked.values}
     record_from(session, origin, action="value.saved", object_type="submission", object_id=sub.id,
                 before={"org_unit": unit.name, "period": period.label, "values": before},
-                after={"org_unit": unit.name, "period": period.label, "values": after})
-    return SaveResult(sub, result.problems)
+                after={"org_unit": unit.name, "period": period.label, "values": after, "source": checked.file})
+    return SaveResult(sub, checked.problems)
 
 
 def run_rules(session: Session, plan: Plan, unit: OrgUnit, period: Period, rules: list[Rule]) -> list[Finding]:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from hrss.audit.service import record_from
 from hrss.auth.roles import can
 from hrss.monitoring import workflow as wf
+from hrss.monitoring.readers import InputFileError
 from hrss.monitoring.rules import load_rules
 from hrss.monitoring.tables import Submission
+from hrss.monitoring.template import build_template, read_upload
 from hrss.plan.model import OrgUnit, Plan
 from hrss.web.deps import LangDep, PlanDep, SessionDep, bad_request
 from hrss.web.pages import render
@@ -91,6 +97,57 @@ async def entry_save(request: Request, plan: PlanDep, lang: LangDep, me: PageUse
         except wf.WorkflowError as exc:
             return _entry_page(request, lang, me, session, plan, unit, period, message=exc.message, status=exc.status, typed=entries)
     return RedirectResponse(f"/entry?org={unit.name}&period={period.label}&done={action}", status_code=303)
+
+
+@router.get("/entry/template.xlsx")
+def entry_template(request: Request, plan: PlanDep, me: PageUser, org: str | None = None, period: str | None = None) -> Response:
+    unit = _unit(plan, me, org)
+    require(me, "enter", unit.name)
+    the_period = _period(period, plan)
+    with request.app.state.sessions.begin() as session:
+        body = build_template(plan, unit, the_period, wf.entry_rows(session, plan, unit, the_period))
+        record_from(session, me.origin(), action="template.downloaded", object_type="submission", object_id=None,
+                    after={"org_unit": unit.name, "period": the_period.label})
+    name = f"填报模板_{unit.name}_{the_period.label}.xlsx"
+    return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+
+
+@router.post("/entry/upload", response_class=HTMLResponse)
+async def entry_upload(request: Request, plan: PlanDep, lang: LangDep, me: PageUser, file: UploadFile,
+                       csrf_token: Text, org: Text, period: Text, version: Annotated[str, Form(max_length=12)] = "") -> Response:
+    check_csrf(me, csrf_token)
+    unit = _unit(plan, me, org)
+    require(me, "enter", unit.name)
+    the_period = _period(period, plan)
+    limit = request.app.state.settings.upload_max_bytes
+    data = await file.read(limit + 1)
+    name = Path(file.filename or "upload.xlsx").name[:100]
+    with request.app.state.sessions() as session:
+        message = None
+        if len(data) > limit:
+            message = f"文件超过 {limit // 1024 // 1024} MB 上限 (file larger than the limit)"
+        elif not name.lower().endswith(".xlsx"):
+            message = "只接受 .xlsx 文件（不接受 .xlsm、.xls、.csv） (only .xlsx is accepted)"
+        if message:
+            return _entry_page(request, lang, me, session, plan, unit, the_period, message=message, status=400)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "upload.xlsx"
+            path.write_bytes(data)
+            try:
+                checked = read_upload(plan, unit, the_period, path, name)
+            except InputFileError as exc:
+                return _entry_page(request, lang, me, session, plan, unit, the_period, message=str(exc), status=400)
+        try:
+            with session.begin():
+                result = wf.store_draft(session, plan, unit, the_period, checked, version=_int(version), origin=me.origin())
+                if result.errors:
+                    raise _Refused(result.problems)
+        except _Refused as exc:
+            return _entry_page(request, lang, me, session, plan, unit, the_period, problems=exc.problems, status=400)
+        except wf.WorkflowError as exc:
+            return _entry_page(request, lang, me, session, plan, unit, the_period, message=exc.message, status=exc.status)
+    return RedirectResponse(f"/entry?org={quote(unit.name)}&period={the_period.label}&done=upload", status_code=303)
 
 
 class _Refused(Exception):
