@@ -183,3 +183,20 @@ def test_excel_template_round_trip_with_a_bad_cell(app_url: str, tmp_path) -> No
     formula = upload(wb)
     assert formula.status_code == 400 and f'data-cell="F{rows["I04"]}"' in formula.text
     op.__exit__(None, None, None)
+
+
+def test_nul_bytes_and_oversized_fields_answer_4xx(app_url: str) -> None:
+    op = _client(app_url, "peixian")
+    nul = _post_entry(op, {"I01": "3\x0000"}, comment="\x00")
+    assert nul.status_code == 303  # NUL is stripped at the edge: "300" is stored, PostgreSQL never sees it
+    assert 'value="300"' in op.get("/entry", params={"org": "沛县", "period": "2024-03"}).text
+    page = op.get("/login")
+    login = op.post("/login", data={"username": "pei\x00xian", "password": "x", "csrf_token": _token(page.text)})
+    assert login.status_code == 401
+    big = _post_entry(op, {"I01": "1" * 5000})
+    assert 400 <= big.status_code < 500
+    page = op.get("/entry")
+    huge = op.post("/entry/upload", data={"csrf_token": _token(page.text), "org": "沛县", "period": "2024-03"},
+                   files={"file": ("big.xlsx", b"PK\x03\x04" + b"0" * (6 * 1024 * 1024), "application/octet-stream")})
+    assert huge.status_code == 400 and "上限" in huge.text
+    op.__exit__(None, None, None)

@@ -18,7 +18,7 @@ from hrss.auth.service import (
     start_session,
 )
 from hrss.auth.tables import User, WebSession
-from hrss.web.deps import LangDep
+from hrss.web.deps import LangDep, clean_text
 from hrss.web.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -60,7 +60,7 @@ def login(request: Request, lang: LangDep, username: Field, password: Field, csr
     settings = request.app.state.settings
     with request.app.state.sessions.begin() as session:
         try:
-            user = authenticate(session, username, password, settings=settings, now=utcnow(), origin=origin)
+            user = authenticate(session, clean_text(username), password, settings=settings, now=utcnow(), origin=origin)
         except AuthError as exc:
             error = exc.message  # the failure is recorded: the transaction still commits
             user = None

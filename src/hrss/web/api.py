@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
+from pydantic import BaseModel
 
 from hrss.monitoring.periods import month_label
 from hrss.plan.export import export_plan
@@ -15,7 +16,20 @@ from hrss.web.deps import AsOfParam, CacheDep, PlanDep, SessionDep, bad_request,
 from hrss.web.security import api_user
 from hrss.web.views import indicator_trend
 
-router = APIRouter(tags=["plan and evaluation 规划与评估"], dependencies=[Depends(api_user)])
+
+class ApiError(BaseModel):
+    """Every error answer: the message in Chinese and in English."""
+
+    message: str
+    message_en: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ApiError, "description": text}
+    for code, text in ((401, "未登录或令牌无效 (not signed in)"), (403, "无权访问 (not allowed)"),
+                       (404, "不存在 (not found)"), (422, "参数无效 (invalid parameters)"))
+}
+router = APIRouter(tags=["plan and evaluation 规划与评估"], dependencies=[Depends(api_user)], responses=ERRORS)
 
 CSV_COLUMNS = ("indicator_code", "indicator", "org_unit", "as_of", "unit", "actual", "expected", "target",
                "completion", "time_elapsed", "gap_pp", "status", "rank")
@@ -59,7 +73,8 @@ def get_indicator(code: str, plan: PlanDep, cache: CacheDep, session: SessionDep
     }
 
 
-@router.get("/indicators/{code}/evaluation.csv", summary="下载分地区评估 (CSV)", response_class=Response)
+@router.get("/indicators/{code}/evaluation.csv", summary="下载分地区评估 (CSV)", response_class=Response,
+            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV, UTF-8 with BOM"}})
 def get_indicator_csv(code: str, plan: PlanDep, cache: CacheDep, session: SessionDep, as_of: AsOfParam = None) -> Response:
     ind = _indicator(plan, code)
     snap = cache.snapshot(session, resolve_as_of(as_of, cache, session))

@@ -32,6 +32,11 @@ def _lang(request: Request, lang: Annotated[str | None, Query(max_length=2)] = N
     return chosen if chosen in LANGS else "zh"
 
 
+def clean_text(raw: str) -> str:
+    """Text from a form, without NUL and other control characters (PostgreSQL refuses NUL)."""
+    return "".join(ch for ch in raw if ch in "\n\t" or ch.isprintable())
+
+
 def bad_request(message: str, message_en: str, status: int = 400) -> HTTPException:
     return HTTPException(status, detail={"message": message, "message_en": message_en})
 
@@ -40,7 +45,7 @@ SessionDep = Annotated[Session, Depends(_session)]
 PlanDep = Annotated[Plan, Depends(_plan)]
 CacheDep = Annotated[EvaluationCache, Depends(_cache)]
 LangDep = Annotated[str, Depends(_lang)]
-AsOfParam = Annotated[str | None, Query(max_length=7, pattern=r"^\d{4}-\d{2}$", description="截至月份 YYYY-MM")]
+AsOfParam = Annotated[str | None, Query(max_length=7, pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="截至月份 YYYY-MM")]
 
 
 def resolve_as_of(raw: str | None, cache: EvaluationCache, session: Session) -> int:

@@ -18,7 +18,7 @@ from hrss.monitoring.rules import load_rules
 from hrss.monitoring.tables import Submission
 from hrss.monitoring.template import build_template, read_upload
 from hrss.plan.model import OrgUnit, Plan
-from hrss.web.deps import LangDep, PlanDep, SessionDep, bad_request
+from hrss.web.deps import LangDep, PlanDep, SessionDep, bad_request, clean_text
 from hrss.web.pages import render
 from hrss.web.security import PageUser, Principal, check_csrf, require
 
@@ -74,9 +74,9 @@ async def entry_save(request: Request, plan: PlanDep, lang: LangDep, me: PageUse
     period = _period(str(form.get("period", "")), plan)
     action = str(form.get("action", "save"))
     require(me, "submit" if action == "submit" else "enter", unit.name)
-    entries = {k[len("value__"):]: str(v)[:100] for k, v in form.items() if k.startswith("value__")}
+    entries = {clean_text(k[len("value__"):])[:10]: clean_text(str(v))[:100] for k, v in form.items() if k.startswith("value__")}
     version = _int(form.get("version"))
-    comment = str(form.get("comment", ""))[:1000]
+    comment = clean_text(str(form.get("comment", "")))[:1000]
     origin = me.origin()
     with request.app.state.sessions() as session:
         try:
@@ -190,7 +190,7 @@ def review_decide(sub_id: int, request: Request, plan: PlanDep, me: PageUser, cs
     with request.app.state.sessions.begin() as session:
         sub = _submission(session, plan, sub_id)
         try:
-            wf.decide(session, sub, action, version=version, comment=comment, origin=me.origin())
+            wf.decide(session, sub, action, version=version, comment=clean_text(comment), origin=me.origin())
         except wf.WorkflowError as exc:
             raise HTTPException(exc.status, detail={"message": exc.message, "message_en": exc.message}) from exc
     return RedirectResponse(f"/review/{sub_id}", status_code=303)
