@@ -85,7 +85,7 @@ def test_api_and_errors(client: TestClient) -> None:
     bad = client.get("/indicators/NOPE")
     assert bad.status_code == 404 and bad.json()["message"].startswith("未知指标")
     bad = client.get("/api/v1/evaluation", params={"as_of": "2023-13"})
-    assert bad.status_code == 422 and "月份无效" in bad.json()["message"]
+    assert bad.status_code == 422 and "请求参数无效" in bad.json()["message"] and "as_of" in bad.json()["message"]
     bad = client.get("/api/v1/evaluation", params={"org": "x" * 500})
     assert bad.status_code == 422 and "message_en" in bad.json()
     assert client.get("/openapi.json").json()["info"]["title"].startswith("HRSS")

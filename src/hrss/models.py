@@ -2,6 +2,7 @@
 
 from hrss.audit.tables import AuditEvent, AuditHead
 from hrss.auth.tables import ApiToken, User, WebSession
+from hrss.monitoring.ledger_tables import CommitmentNote
 from hrss.monitoring.tables import ImportBatch, Submission, ValueRecord
 from hrss.plan.tables import (
     CommitmentRecord,
@@ -15,6 +16,7 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "AuditHead",
+    "CommitmentNote",
     "CommitmentRecord",
     "ImportBatch",
     "Submission",

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
         description="Validation rules run on submit (YAML); default: the shipped "
         "src/hrss/data/validation_rules.yaml.",
     )
+    report_deadline_day: int = Field(
+        default=10, ge=1, le=28,
+        description="Monthly figures are due by this day of the following month (报送截止日).",
+    )
     upload_max_bytes: int = Field(
         default=5 * 1024 * 1024,
         description="Largest accepted upload (Excel template), in bytes.",

@@ -47,6 +47,15 @@ ACTION_LABELS = {
     "auth.logout": "退出登录",
     "token.created": "创建接口令牌",
     "token.revoked": "吊销接口令牌",
+    "value.saved": "保存填报数据",
+    "template.downloaded": "下载填报模板",
+    "submission.submitted": "提交审核",
+    "submission.approve": "审核通过",
+    "submission.return": "退回",
+    "submission.reopen": "重新打开",
+    "commitment.noted": "更新任务台账佐证",
+    "report.generated": "生成报告",
+    "report.downloaded": "下载报告",
 }
 _CLIP = 64  # request ids and client addresses come from outside: clip them to their column
 

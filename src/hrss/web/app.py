@@ -19,9 +19,10 @@ from hrss.auth.roles import can
 from hrss.db import make_engine, session_factory
 from hrss.plan.store import prepare_store
 from hrss.settings import Settings
-from hrss.web import account, api, entry, pages
+from hrss.web import account, admin, api, entry, pages, tracking
 from hrss.web.i18n import t
 from hrss.web.security import LoginRequired, PasswordChangeRequired, login_redirect
+from hrss.web.tracking_text import tt
 from hrss.web.views import EvaluationCache
 
 WEB_DIR = Path(str(resources.files("hrss") / "web"))
@@ -54,12 +55,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
     templates.env.globals["t"] = t
     templates.env.globals["can"] = can
+    templates.env.globals["tt"] = tt
     app.state.templates = templates
 
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     app.include_router(account.router)
     app.include_router(pages.router)
     app.include_router(entry.router)
+    app.include_router(admin.router)
+    app.include_router(tracking.router)
     app.include_router(api.router, prefix="/api/v1")
 
     @app.exception_handler(LoginRequired)

@@ -1,0 +1,364 @@
+"""Administration: the audit log viewer (审计日志) and user and role administration (用户管理).
+
+Pages live under /admin (signed-in people, `PageUser`); the audit log is also JSON at
+/api/v1/audit (`ApiUser`: session cookie or bearer token). Permissions come from the role
+table (`read_audit`, `manage_users`); every change goes through the account service
+functions in `hrss.auth.service`, which write its audit event in the same transaction.
+
+Before/after values are shown through `mask_json`: ID numbers, phone numbers and lists
+of personal names are masked, since the audit log may hold personal data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from hrss.audit.service import ACTION_LABELS, count_events, local_time, verify
+from hrss.audit.tables import AuditEvent
+from hrss.auth.roles import ROLE_LABELS, SCOPED_ROLES, Action, Role
+from hrss.auth.service import (
+    AccountError,
+    change_role,
+    create_api_token,
+    create_user,
+    get_user,
+    list_api_tokens,
+    list_users,
+    reset_password,
+    revoke_api_token,
+    set_active,
+)
+from hrss.auth.tables import User
+from hrss.web.admin_text import ta
+from hrss.web.api import ERRORS
+from hrss.web.deps import LangDep, SessionDep, bad_request, clean_text
+from hrss.web.security import ApiUser, PageUser, Principal, check_csrf, require
+
+router = APIRouter()
+
+PER_PAGE = 50
+Field = Annotated[str, Form(max_length=256)]
+OptionalField = Annotated[str | None, Form(max_length=256)]
+PageParam = Annotated[int, Query(ge=1, le=1_000_000, description="页码 (page number, from 1)")]
+ActionParam = Annotated[str | None, Query(max_length=50, description="操作 (exact action, e.g. user.created)")]
+UserParam = Annotated[str | None, Query(max_length=64, description="操作人 (exact user name)")]
+
+# --- masking personal data (脱敏) -------------------------------------------------
+
+ID_KEYS = ("id_number", "idnumber", "id_no", "idno", "id_card", "idcard", "identity", "sfz", "身份证", "证件号")
+PHONE_KEYS = ("phone", "mobile", "telephone", "手机", "电话", "联系方式")
+PERSON_NAME_KEYS = ("姓名", "person_name", "real_name", "名单")  # names of persons: always masked
+BULK_NAME_KEYS = ("name", "names")  # masked when they hold a list (names in bulk)
+
+
+def _key_kind(key: str) -> str | None:
+    k = key.lower()
+    if any(p in k for p in ID_KEYS):
+        return "id"
+    if any(p in k for p in PHONE_KEYS) or k == "tel" or k.endswith("_tel"):
+        return "phone"
+    if any(p in k for p in PERSON_NAME_KEYS):
+        return "name"
+    return None
+
+
+def mask_id(value: str) -> str:
+    """320382198001010019 → 320382********0019 (first 6 and last 4 kept)."""
+    return value[:6] + "*" * (len(value) - 10) + value[-4:] if len(value) > 10 else "*" * len(value)
+
+
+def mask_phone(value: str) -> str:
+    """13812341234 → 138****1234 (first 3 and last 4 kept)."""
+    return value[:3] + "*" * (len(value) - 7) + value[-4:] if len(value) > 7 else "*" * len(value)
+
+
+def mask_name(value: str) -> str:
+    """张三丰 → 张** (the family name kept)."""
+    return value[:1] + "*" * (len(value) - 1)
+
+
+_MASKERS: dict[str, Callable[[str], str]] = {"id": mask_id, "phone": mask_phone, "name": mask_name}
+
+
+def _looks_like_id(s: str) -> bool:
+    return len(s) == 18 and s[:17].isdigit() and (s[17].isdigit() or s[17] in "xX")
+
+
+def _looks_like_mobile(s: str) -> bool:
+    return len(s) == 11 and s.isdigit() and s[0] == "1" and s[1] in "3456789"
+
+
+def mask_json(value: Any) -> Any:
+    """A copy of a parsed JSON value with personal data masked.
+
+    Keys that look like an ID number or a phone number have their values masked, wherever
+    they are; so have keys naming persons (姓名, person_name …) and name keys holding a
+    list (names in bulk). Any string that is itself an 18-digit ID number or an 11-digit
+    mobile number is masked too, whatever its key.
+    """
+    return _mask(value, None)
+
+
+def _mask(value: Any, kind: str | None) -> Any:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            k = _key_kind(str(key))
+            if k is None and str(key).lower() in BULK_NAME_KEYS and isinstance(item, list):
+                k = "name"
+            out[key] = _mask(item, k or kind)
+        return out
+    if isinstance(value, list):
+        return [_mask(item, kind) for item in value]
+    if kind is not None and isinstance(value, str | int) and not isinstance(value, bool):
+        return _MASKERS[kind](str(value))
+    if isinstance(value, str) and _looks_like_id(value):
+        return mask_id(value)
+    if isinstance(value, str) and _looks_like_mobile(value):
+        return mask_phone(value)
+    return value
+
+
+def _masked(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return mask_json(json.loads(text))
+    except ValueError:
+        return mask_json(text)
+
+
+# --- the audit log (审计日志) -----------------------------------------------------
+
+
+def _filtered(stmt: Select[Any], action: str | None, user: str | None) -> Select[Any]:
+    action, user = clean_text(action or ""), clean_text(user or "")  # PostgreSQL refuses NUL
+    if action:
+        stmt = stmt.where(AuditEvent.action == action)
+    if user:
+        stmt = stmt.where(AuditEvent.user_name == user)
+    return stmt
+
+
+def audit_page(session: Session, *, page: int, per_page: int, action: str | None,
+               user: str | None) -> tuple[list[AuditEvent], int]:
+    """One page of events (newest first) matching the exact filters, and their total."""
+    total = session.execute(_filtered(select(func.count()).select_from(AuditEvent), action, user)).scalar_one()
+    rows = session.execute(_filtered(select(AuditEvent), action, user).order_by(AuditEvent.id.desc())
+                           .offset((page - 1) * per_page).limit(per_page)).scalars()
+    return list(rows), total
+
+
+def event_json(e: AuditEvent) -> dict[str, Any]:
+    """An event for display and the API, before/after masked (no hashes of secrets exist)."""
+    return {
+        "id": e.id, "at": e.at.isoformat() + "Z", "at_local": e.at_local, "user_id": e.user_id,
+        "user_name": e.user_name, "action": e.action, "action_label": ACTION_LABELS.get(e.action),
+        "object_type": e.object_type, "object_id": e.object_id, "request_id": e.request_id,
+        "client_addr": e.client_addr, "before": _masked(e.before), "after": _masked(e.after), "hash": e.hash,
+    }
+
+
+def _dump(value: Any) -> str:
+    return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+@router.get("/admin/audit", response_class=HTMLResponse, include_in_schema=False)
+def audit_log(request: Request, session: SessionDep, lang: LangDep, me: PageUser, page: PageParam = 1,
+              action: ActionParam = None, user: UserParam = None) -> Response:
+    require(me, Action.READ_AUDIT)
+    action, user = action or None, user or None
+    events, total = audit_page(session, page=page, per_page=PER_PAGE, action=action, user=user)
+    pages = max(1, math.ceil(total / PER_PAGE))
+    filters = {k: v for k, v in (("action", action), ("user", user)) if v}
+
+    def page_url(n: int) -> str:
+        return "/admin/audit?" + urlencode({**filters, "page": n})
+
+    rows = [{**row, "before_text": _dump(row["before"]), "after_text": _dump(row["after"])}
+            for row in map(event_json, events)]
+    return _render(request, "audit.html", lang, me, {
+        "events": rows, "problems": verify(session), "count": count_events(session), "page": page,
+        "pages": pages, "total": total, "action": action or "", "user": user or "", "actions": ACTION_LABELS,
+        "prev_url": page_url(page - 1) if page > 1 else None, "next_url": page_url(page + 1) if page < pages else None,
+    })
+
+
+@router.get("/api/v1/audit", tags=["audit 审计"], summary="审计日志 (audit events, newest first, paginated)",
+            responses=ERRORS)
+def audit_api(session: SessionDep, me: ApiUser, page: PageParam = 1,
+              per_page: Annotated[int, Query(ge=1, le=200, description="每页条数 (events per page)")] = PER_PAGE,
+              action: ActionParam = None, user: UserParam = None) -> dict[str, Any]:
+    require(me, Action.READ_AUDIT)
+    events, total = audit_page(session, page=page, per_page=per_page, action=action or None, user=user or None)
+    return {"page": page, "per_page": per_page, "total": total, "pages": max(1, math.ceil(total / per_page)),
+            "events": [event_json(e) for e in events]}
+
+
+# --- users and roles (用户与角色) --------------------------------------------------
+
+
+def _render(request: Request, name: str, lang: str, me: Principal, context: dict[str, Any],
+            status: int = 200) -> Response:
+    response = request.app.state.templates.TemplateResponse(request, name, {
+        "lang": lang, "plan": request.app.state.plan, "me": me, "simulated": False, "ta": ta,
+        "local": local_time, **context,
+    }, status_code=status)
+    response.headers["Cache-Control"] = "no-store"  # personal data and one-time secrets
+    if request.query_params.get("lang") == lang:
+        response.set_cookie("lang", lang, max_age=365 * 86400, httponly=True, samesite="lax")
+    return response
+
+
+def _choices(request: Request) -> dict[str, Any]:
+    plan = request.app.state.plan
+    return {
+        "roles": [(r.value, ROLE_LABELS[r]) for r in Role], "role_labels": {r.value: ROLE_LABELS[r] for r in Role},
+        "org_units": [u.name for u in plan.org_units if u.kind not in ("group", "city")],
+    }
+
+
+def _unknown(key: str, what: object) -> HTTPException:
+    return bad_request(f"{ta(key, 'zh')}: {what}", f"{ta(key, 'en')}: {what}", 404)
+
+
+def _org_for(role: str, org_unit: str | None) -> str | None:
+    """The form always sends an org unit select; only roles bound to one keep it."""
+    return (org_unit or None) if role in {r.value for r in SCOPED_ROLES} else None
+
+
+def _users_page(request: Request, lang: str, me: Principal, *, errors: list[str] | None = None,
+                form: dict[str, str] | None = None, status: int = 200) -> Response:
+    with request.app.state.sessions() as session:
+        users = list_users(session)
+    return _render(request, "admin_users.html", lang, me, {
+        "users": users, "errors": errors or [], "form": form or {}, **_choices(request)}, status)
+
+
+def _user_page(request: Request, lang: str, me: Principal, username: str, *, secret: tuple[str, str] | None = None,
+               errors: list[str] | None = None, status: int = 200) -> Response:
+    with request.app.state.sessions() as session:
+        target = get_user(session, clean_text(username))
+        if target is None:
+            raise _unknown("unknown_user", username)
+        tokens = list_api_tokens(session, target)
+    return _render(request, "admin_user.html", lang, me, {
+        "u": target, "tokens": tokens, "secret": secret, "errors": errors or [],
+        "done": request.query_params.get("done") == "1", **_choices(request)}, status)
+
+
+@router.get("/admin/users", response_class=HTMLResponse, include_in_schema=False)
+def users(request: Request, lang: LangDep, me: PageUser) -> Response:
+    require(me, Action.MANAGE_USERS)
+    return _users_page(request, lang, me)
+
+
+@router.post("/admin/users", include_in_schema=False)
+def user_create(request: Request, lang: LangDep, me: PageUser, username: Field, role: Field,
+                display_name: OptionalField = None, org_unit: OptionalField = None,
+                csrf_token: OptionalField = None) -> Response:
+    require(me, Action.MANAGE_USERS)
+    check_csrf(me, csrf_token)
+    try:
+        with request.app.state.sessions.begin() as session:
+            user, one_time = create_user(session, username=username, display_name=display_name, role=role,
+                                         org_unit=_org_for(role, org_unit), plan=request.app.state.plan,
+                                         settings=request.app.state.settings, origin=me.origin())
+            name = user.username
+    except AccountError as exc:
+        form = {"username": username, "display_name": display_name or "", "role": role, "org_unit": org_unit or ""}
+        return _users_page(request, lang, me, errors=exc.problems, form=form, status=400)
+    return _user_page(request, lang, me, name, secret=("one_time", one_time or ""))
+
+
+@router.get("/admin/users/{username}", response_class=HTMLResponse, include_in_schema=False)
+def user_detail(username: str, request: Request, lang: LangDep, me: PageUser) -> Response:
+    require(me, Action.MANAGE_USERS)
+    return _user_page(request, lang, me, username)
+
+
+def _change(request: Request, lang: str, me: Principal, username: str, csrf_token: str | None,
+            change: Callable[[Session, User], str | None], secret_kind: str | None = None) -> Response:
+    """Run one audited change to a user in its own transaction; problems are shown inline.
+
+    Without secret_kind the answer redirects back to the user's page (post/redirect/get);
+    with it, the page shows change's return value (a one-time password or token) once.
+    """
+    require(me, Action.MANAGE_USERS)
+    check_csrf(me, csrf_token)
+    try:
+        with request.app.state.sessions.begin() as session:
+            target = get_user(session, clean_text(username))
+            if target is None:
+                raise _unknown("unknown_user", username)
+            result = change(session, target)
+    except AccountError as exc:
+        return _user_page(request, lang, me, username, errors=exc.problems, status=400)
+    if secret_kind is not None:
+        return _user_page(request, lang, me, username, secret=(secret_kind, result or ""))
+    return RedirectResponse(f"/admin/users/{quote(username)}?done=1", status_code=303)
+
+
+def _not_self(me: Principal, target: User) -> None:
+    if target.id == me.user.id:
+        raise AccountError([ta("self_protect", "zh")])
+
+
+@router.post("/admin/users/{username}/role", include_in_schema=False)
+def user_role(username: str, request: Request, lang: LangDep, me: PageUser, role: Field,
+              org_unit: OptionalField = None, csrf_token: OptionalField = None) -> Response:
+    def change(session: Session, target: User) -> None:
+        _not_self(me, target)
+        change_role(session, target, role=role, org_unit=_org_for(role, org_unit), plan=request.app.state.plan,
+                    origin=me.origin())
+
+    return _change(request, lang, me, username, csrf_token, change)
+
+
+@router.post("/admin/users/{username}/active", include_in_schema=False)
+def user_active(username: str, request: Request, lang: LangDep, me: PageUser, active: Field,
+                csrf_token: OptionalField = None) -> Response:
+    def change(session: Session, target: User) -> None:
+        if active != "1":
+            _not_self(me, target)
+        set_active(session, target, active == "1", origin=me.origin())
+
+    return _change(request, lang, me, username, csrf_token, change)
+
+
+@router.post("/admin/users/{username}/password", include_in_schema=False)
+def user_password_reset(username: str, request: Request, lang: LangDep, me: PageUser,
+                        csrf_token: OptionalField = None) -> Response:
+    def change(session: Session, target: User) -> str:
+        return reset_password(session, target, settings=request.app.state.settings, origin=me.origin())
+
+    return _change(request, lang, me, username, csrf_token, change, secret_kind="one_time")
+
+
+@router.post("/admin/users/{username}/tokens", include_in_schema=False)
+def user_token_create(username: str, request: Request, lang: LangDep, me: PageUser, name: Field,
+                      csrf_token: OptionalField = None) -> Response:
+    def change(session: Session, target: User) -> str:
+        return create_api_token(session, target, name, origin=me.origin())
+
+    return _change(request, lang, me, username, csrf_token, change, secret_kind="token")
+
+
+@router.post("/admin/users/{username}/tokens/{token_id}/revoke", include_in_schema=False)
+def user_token_revoke(username: str, token_id: int, request: Request, lang: LangDep, me: PageUser,
+                      csrf_token: OptionalField = None) -> Response:
+    def change(session: Session, target: User) -> None:
+        if token_id not in {t.id for t in list_api_tokens(session, target)}:
+            raise _unknown("unknown_token", token_id)
+        revoke_api_token(session, token_id, origin=me.origin())
+
+    return _change(request, lang, me, username, csrf_token, change)
