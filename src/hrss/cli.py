@@ -338,6 +338,7 @@ def serve_cmd(
     host: Annotated[str, typer.Option(help="监听地址 (address to listen on)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="端口 (port)")] = 8000,
     demo: Annotated[bool, typer.Option("--demo", help="同时载入模拟数据 (also load the simulated data)")] = False,
+    workers: Annotated[int, typer.Option(min=1, max=32, help="工作进程数 (worker processes)")] = 1,
 ) -> None:
     """启动平台网站 (start the web platform)."""
     import uvicorn
@@ -366,9 +367,11 @@ def serve_cmd(
         for a in accounts:
             table.add_row(a.username, a.role, a.org_unit or "全市", a.password)
         out.print(table)
-    web = create_app(c.settings)
     out.print(f"平台已启动，请在浏览器打开 (open in a browser): http://{host}:{port}/", soft_wrap=True)
-    uvicorn.run(web, host=host, port=port, log_level="warning")
+    if workers > 1:  # each worker process builds its own app from the same HRSS_* environment
+        uvicorn.run("hrss.web.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
+    else:
+        uvicorn.run(create_app(c.settings), host=host, port=port, log_level="warning")
 
 
 def main() -> None:

@@ -37,6 +37,7 @@ from hrss.settings import Settings
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 ONE_TIME_LENGTH = 16
 API_TOKEN_PREFIX = "hrss_"
+TOUCH_INTERVAL = timedelta(seconds=30)  # how stale last_seen_at / last_used_at may be
 
 
 class AuthError(Exception):
@@ -362,8 +363,9 @@ def load_session(session: Session, token: str, *, settings: Settings,
         session.delete(ws)
         session.flush()
         return None
-    ws.last_seen_at = at
-    session.flush()
+    if at - ws.last_seen_at >= TOUCH_INTERVAL:  # not a write per request: idle timeouts are minutes
+        ws.last_seen_at = at
+        session.flush()
     return user, ws
 
 
@@ -426,6 +428,8 @@ def user_for_api_token(session: Session, token: str, now: datetime) -> User | No
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
         return None
-    row.last_used_at = naive_utc(now)
-    session.flush()
+    at = naive_utc(now)
+    if row.last_used_at is None or at - row.last_used_at >= TOUCH_INTERVAL:
+        row.last_used_at = at
+        session.flush()
     return user

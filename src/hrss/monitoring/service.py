@@ -42,11 +42,12 @@ def evaluate(
 
 def data_version(session: Session, plan: Plan) -> tuple[int, int, int]:
     """Changes whenever the values that count change: (newest import batch id, number of
-    values, sum of submission versions — every workflow step raises one)."""
-    batch = session.execute(select(func.max(ImportBatch.id)).where(ImportBatch.plan_id == plan.id)).scalar_one()
-    count = session.execute(select(func.count()).select_from(ValueRecord).where(ValueRecord.plan_id == plan.id)).scalar_one()
-    steps = session.execute(select(func.sum(Submission.version)).where(Submission.plan_id == plan.id)).scalar_one()
-    return batch or 0, count, int(steps or 0)
+    values, sum of submission versions — every workflow step raises one). One round trip."""
+    batch = select(func.max(ImportBatch.id)).where(ImportBatch.plan_id == plan.id).scalar_subquery()
+    count = select(func.count(ValueRecord.id)).where(ValueRecord.plan_id == plan.id).scalar_subquery()
+    steps = select(func.sum(Submission.version)).where(Submission.plan_id == plan.id).scalar_subquery()
+    row = session.execute(select(batch, count, steps)).one()
+    return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
 
 
 def latest_month(session: Session, plan: Plan, source: str = "reported") -> int | None:

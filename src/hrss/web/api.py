@@ -14,7 +14,6 @@ from hrss.monitoring.periods import month_label
 from hrss.plan.export import export_plan
 from hrss.web.deps import AsOfParam, CacheDep, PlanDep, SessionDep, bad_request, resolve_as_of
 from hrss.web.security import api_user
-from hrss.web.views import indicator_trend
 
 
 class ApiError(BaseModel):
@@ -37,7 +36,7 @@ CSV_COLUMNS = ("indicator_code", "indicator", "org_unit", "as_of", "unit", "actu
 
 @router.get("/plan", summary="规划数据 (the plan as one JSON object)")
 def get_plan(plan: PlanDep) -> dict[str, Any]:
-    return export_plan(plan)
+    return _exported(plan)
 
 
 @router.get("/evaluation", summary="评估结果 (evaluation of every indicator × org unit)")
@@ -69,7 +68,7 @@ def get_indicator(code: str, plan: PlanDep, cache: CacheDep, session: SessionDep
         "as_of": month_label(month),
         "simulated": snap.simulated,
         "by_org_unit": [e.as_json() for e in snap.for_indicator(ind.code)],
-        "trend": indicator_trend(snap, plan, ind),
+        "trend": snap.trend(plan, ind),
     }
 
 
@@ -90,8 +89,19 @@ def get_indicator_csv(code: str, plan: PlanDep, cache: CacheDep, session: Sessio
     )
 
 
+_EXPORTS: dict[str, tuple[Any, dict[str, Any]]] = {}
+
+
+def _exported(plan: Any) -> dict[str, Any]:
+    """The plan export, made once per plan object (plans are immutable)."""
+    hit = _EXPORTS.get(plan.id)
+    if hit is None or hit[0] is not plan:
+        hit = _EXPORTS[plan.id] = (plan, export_plan(plan))
+    return hit[1]
+
+
 def _indicator_json(plan: Any, code: str) -> dict[str, Any]:
-    exported = export_plan(plan)
+    exported = _exported(plan)
     return next(i for i in exported["indicators"] + exported["annex_indicators"] if i["code"] == code)
 
 

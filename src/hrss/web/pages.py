@@ -20,7 +20,6 @@ from hrss.web.deps import (
 )
 from hrss.web.i18n import measure_help
 from hrss.web.security import PageUser, Principal
-from hrss.web.views import indicator_trend
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,7 +54,7 @@ def indicator_page(code: str, request: Request, plan: PlanDep, cache: CacheDep, 
     ranked = sorted((e for e in rows if e.org_unit != plan.city_unit.name), key=lambda e: (e.rank or 999, e.org_unit))
     return render(request, "indicator.html", lang, me, {
         "as_of": month_label(month), "ind": ind, "city": next((e for e in rows if e.org_unit == plan.city_unit.name), None),
-        "units": ranked, "trend": indicator_trend(snap, plan, ind), "simulated": snap.simulated,
+        "units": ranked, "trend": snap.trend(plan, ind), "simulated": snap.simulated,
         "help": measure_help(ind.kind.value, lang), "kind_label": TARGET_KIND_LABELS[ind.kind],
         "attribute_label": ATTRIBUTE_LABELS[ind.attribute], "decomposition": plan.decomposition_for(ind.code),
     })

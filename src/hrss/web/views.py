@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -28,6 +28,13 @@ class Snapshot:
     evaluations: list[Evaluation]
     simulated: bool
     evaluator: Evaluator
+    _trends: dict[str, list[dict[str, Any]]] = field(default_factory=dict, compare=False, repr=False)
+
+    def trend(self, plan: Plan, ind: Indicator) -> list[dict[str, Any]]:
+        """The city's monthly trend of ind, computed once per snapshot."""
+        if ind.code not in self._trends:
+            self._trends[ind.code] = indicator_trend(self, plan, ind)
+        return self._trends[ind.code]
 
     def city(self, plan: Plan) -> list[Evaluation]:
         name = plan.city_unit.name
@@ -53,10 +60,19 @@ class EvaluationCache:
         self.size = size
         self._items: OrderedDict[tuple[int, tuple[int, int, int]], Snapshot] = OrderedDict()
         self._lock = threading.Lock()
+        self._default: tuple[tuple[int, int, int], int] | None = None
 
     def default_month(self, session: Session) -> int:
+        """The newest month with data (cached per data version)."""
+        version = data_version(session, self.plan)
+        with self._lock:
+            if self._default is not None and self._default[0] == version:
+                return self._default[1]
         latest = latest_month(session, self.plan)
-        return latest if latest is not None else month_index(self.plan.end_year, 12)
+        month = latest if latest is not None else month_index(self.plan.end_year, 12)
+        with self._lock:
+            self._default = (version, month)
+        return month
 
     def snapshot(self, session: Session, as_of: int) -> Snapshot:
         key = (as_of, data_version(session, self.plan))
