@@ -25,7 +25,6 @@ from hrss.monitoring.rules import load_rules
 from hrss.plan.model import Plan
 from hrss.plan.store import prepare_store
 from hrss.settings import Settings
-from hrss.web import tracking
 from hrss.web.app import create_app
 
 PASSWORD = "Xuzhou-2025-plan!"
@@ -113,10 +112,7 @@ def _store(settings: Settings, *, demo: bool) -> None:
 
 
 def _app(settings: Settings) -> FastAPI:
-    app = create_app(settings)
-    if not any(getattr(r, "path", None) == "/completeness" for r in app.routes):
-        app.include_router(tracking.router)  # until app.py includes it
-    return app
+    return create_app(settings)
 
 
 class Clients:

@@ -38,6 +38,7 @@ from hrss.auth.service import (
     set_active,
 )
 from hrss.auth.tables import User
+from hrss.ledgers.masking import mask_id, mask_name, mask_phone
 from hrss.web.admin_text import ta
 from hrss.web.api import ERRORS
 from hrss.web.deps import LangDep, SessionDep, bad_request, clean_text
@@ -69,21 +70,6 @@ def _key_kind(key: str) -> str | None:
     if any(p in k for p in PERSON_NAME_KEYS):
         return "name"
     return None
-
-
-def mask_id(value: str) -> str:
-    """320382198001010019 → 320382********0019 (first 6 and last 4 kept)."""
-    return value[:6] + "*" * (len(value) - 10) + value[-4:] if len(value) > 10 else "*" * len(value)
-
-
-def mask_phone(value: str) -> str:
-    """13812341234 → 138****1234 (first 3 and last 4 kept)."""
-    return value[:3] + "*" * (len(value) - 7) + value[-4:] if len(value) > 7 else "*" * len(value)
-
-
-def mask_name(value: str) -> str:
-    """张三丰 → 张** (the family name kept)."""
-    return value[:1] + "*" * (len(value) - 1)
 
 
 _MASKERS: dict[str, Callable[[str], str]] = {"id": mask_id, "phone": mask_phone, "name": mask_name}

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from hrss.monitoring.periods import month_label
 from hrss.plan.export import export_plan
 from hrss.web.deps import AsOfParam, CacheDep, PlanDep, SessionDep, bad_request, resolve_as_of
-from hrss.web.security import api_user
+from hrss.web.security import ApiUser, api_user, require
 
 
 class ApiError(BaseModel):
@@ -74,7 +74,8 @@ def get_indicator(code: str, plan: PlanDep, cache: CacheDep, session: SessionDep
 
 @router.get("/indicators/{code}/evaluation.csv", summary="下载分地区评估 (CSV)", response_class=Response,
             responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV, UTF-8 with BOM"}})
-def get_indicator_csv(code: str, plan: PlanDep, cache: CacheDep, session: SessionDep, as_of: AsOfParam = None) -> Response:
+def get_indicator_csv(code: str, plan: PlanDep, cache: CacheDep, session: SessionDep, me: ApiUser, as_of: AsOfParam = None) -> Response:
+    require(me, "export")
     ind = _indicator(plan, code)
     snap = cache.snapshot(session, resolve_as_of(as_of, cache, session))
     buf = io.StringIO()

@@ -98,6 +98,8 @@ def api_user(request: Request) -> Principal:
     if principal is None:
         raise HTTPException(401, detail={"message": "请先登录或提供有效的 API 令牌", "message_en": "sign in or send a valid API token"},
                             headers={"WWW-Authenticate": "Bearer"})
+    if principal.web_session is not None and password_change_required(principal.user, request.app.state.settings, utcnow()):
+        raise HTTPException(403, detail={"message": "请先修改密码 (/account/password)", "message_en": "change your password first"})
     return principal
 
 
