@@ -16,7 +16,6 @@ Outcomes, judged from the answer:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response
 from starlette.routing import Mount
 
 from hrss.audit.service import Origin
@@ -43,8 +42,9 @@ from hrss.plan.store import prepare_store
 from hrss.settings import Settings
 from hrss.web.app import create_app
 from hrss.web.tracking import report_dir, report_files
+from web_helpers import PASSWORD, csrf_token
+from web_helpers import sign_in as sign_in_as
 
-PASSWORD = "Xuzhou-2025-plan!"
 OWN, OTHER = "沛县", "丰县"  # the district operator's unit, and another unit
 
 ANONYMOUS, CITY_ADMIN, CITY_STATISTICIAN = "anonymous", "city_admin", "city_statistician"
@@ -229,10 +229,7 @@ EXPECTATIONS: dict[tuple[str, str], list[Case]] = {
     ("POST", "/login"): [Case(PUBLIC, _login_form)],  # anonymous signs in as the leader
 }
 
-def csrf_of(page: Response) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert found, page.text[:500]
-    return found.group(1)
+csrf_of = csrf_token
 
 
 def app_routes(app: FastAPI) -> set[tuple[str, str]]:
@@ -328,10 +325,7 @@ def sign_in(ctx: Ctx, principal: str) -> None:
     ctx.principal, ctx.csrf = principal, "no-session"
     if principal == ANONYMOUS:
         return
-    form = ctx.client.get("/login")
-    done = ctx.client.post("/login", data={"username": ctx.username, "password": PASSWORD, "csrf_token": csrf_of(form)},
-                           follow_redirects=False)
-    assert done.status_code == 303, done.text
+    sign_in_as(ctx.client, ctx.username)
     ctx.csrf = csrf_of(ctx.client.get("/"))  # the logout form of every page carries the session's token
 
 

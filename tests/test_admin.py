@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response
 
 from hrss.audit.service import record
 from hrss.auth.service import create_api_token, create_user, get_user
@@ -18,8 +18,8 @@ from hrss.plan.store import prepare_store
 from hrss.settings import Settings
 from hrss.web.admin import mask_json
 from hrss.web.app import create_app
+from web_helpers import PASSWORD, csrf_token, sign_in
 
-PASSWORD = "Xuzhou-2025-plan!"
 USERS = [  # username, display name, role, org unit
     ("admin", "市级管理员", "city_admin", None),
     ("shenji", "审计员", "auditor", None),
@@ -29,17 +29,7 @@ USERS = [  # username, display name, role, org unit
 ]
 
 
-def csrf(page: Response) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-
-
-def sign_in(client: TestClient, username: str, password: str = PASSWORD, expect: int = 303) -> Response:
-    client.cookies.clear()
-    form = client.get("/login")
-    done = client.post("/login", data={"username": username, "password": password, "csrf_token": csrf(form), "next": "/"},
-                       follow_redirects=False)
-    assert done.status_code == expect, done.text
-    return done
+csrf = csrf_token
 
 
 def shown_secret(page: Response, kind: str) -> str:

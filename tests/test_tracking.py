@@ -26,8 +26,8 @@ from hrss.plan.model import Plan
 from hrss.plan.store import prepare_store
 from hrss.settings import Settings
 from hrss.web.app import create_app
+from web_helpers import PASSWORD, csrf_token
 
-PASSWORD = "Xuzhou-2025-plan!"
 USERS = {
     "tongji": ("city_statistician", None),
     "lingdao": ("leader", None),
@@ -91,8 +91,7 @@ def test_reminders_newest_first_and_only_scheduled_months() -> None:
 # --- the web -------------------------------------------------------------------------------
 
 
-def _token(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+_token = csrf_token
 
 
 def _settings(db_url: str, tmp_path: Path) -> Settings:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import pytest
@@ -15,15 +14,9 @@ from hrss.plan.planfile import load_plan
 from hrss.plan.store import prepare_store
 from hrss.settings import Settings
 from hrss.web.app import create_app
+from web_helpers import PASSWORD, csrf_token, sign_in
 
-PASSWORD = "Xuzhou-2025-plan!"
-
-
-def login(client: TestClient, username: str, password: str = PASSWORD) -> None:
-    form = client.get("/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
-    done = client.post("/login", data={"username": username, "password": password, "csrf_token": token, "next": "/"}, follow_redirects=False)
-    assert done.status_code == 303, done.text
+login = sign_in
 
 
 @pytest.fixture
@@ -91,8 +84,7 @@ def test_api_and_errors(client: TestClient) -> None:
     assert client.get("/openapi.json").json()["info"]["title"].startswith("HRSS")
 
 
-def _token(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+_token = csrf_token
 
 
 def test_sign_in_failures_lock_out_and_sign_out(client: TestClient) -> None:

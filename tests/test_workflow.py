@@ -15,8 +15,8 @@ from hrss.db import make_engine, transaction
 from hrss.plan.store import prepare_store
 from hrss.settings import Settings
 from hrss.web.app import create_app
+from web_helpers import PASSWORD, csrf_token, sign_in
 
-PASSWORD = "Xuzhou-2025-plan!"
 USERS = {
     "peixian": ("district_operator", "沛县"),
     "fengxian": ("district_operator", "丰县"),
@@ -25,8 +25,7 @@ USERS = {
 }
 
 
-def _token(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+_token = csrf_token
 
 
 def _version(html: str) -> str:
@@ -49,9 +48,7 @@ def app_url(db_url: str) -> Iterator[str]:
 def _client(db_url: str, username: str) -> TestClient:
     c = TestClient(create_app(Settings(database_url=db_url)))
     c.__enter__()
-    form = c.get("/login")
-    r = c.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": _token(form.text)}, follow_redirects=False)
-    assert r.status_code == 303
+    sign_in(c, username)
     return c
 
 
