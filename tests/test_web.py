@@ -56,6 +56,10 @@ def test_dashboard_shows_the_19_indicators_with_real_figures(client: TestClient)
     [i14] = api["results"]
     assert f"{i14['actual']:,.2f}".rstrip("0").rstrip(".") in html
     assert i14["escalate"] and "约束性指标预警" in html
+    # reporting completeness of the month: the demo data leaves out 新沂市's 2025-11
+    november = client.get("/", params={"as_of": "2025-11"}).text
+    panel = november[november.index('id="reporting"'):november.index('</section>', november.index('id="reporting"'))]
+    assert "报送完整率" in panel and "新沂市（未报送）" in panel
 
 
 def test_indicator_and_org_unit_pages(client: TestClient) -> None:

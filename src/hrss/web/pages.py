@@ -37,7 +37,11 @@ def dashboard(request: Request, plan: PlanDep, cache: CacheDep, session: Session
     month = resolve_as_of(as_of, cache, session)
     snap = cache.snapshot(session, month)
     cards = [e for e in snap.city(plan) if plan.indicator(e.indicator_code).source == "表2"]
+    grid = cache.reporting(session, month // 12, request.app.state.settings.report_deadline_day)
+    cells = [c for c in (grid.cell(u, month) for u in grid.units) if c is not None]
     return render(request, "dashboard.html", lang, me, {
+        "reporting": grid.by_month.get(month), "year": month // 12,
+        "not_received": [c for c in cells if c.due and not c.received],
         "as_of": month_label(month), "cards": cards, "warnings": snap.warnings()[:30], "simulated": snap.simulated,
         "annex": [e for e in snap.city(plan) if plan.indicator(e.indicator_code).source != "表2"],
     })

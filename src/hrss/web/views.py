@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from hrss.monitoring.completeness import Grid, load_grid, local_today
 from hrss.monitoring.demo import is_simulated
 from hrss.monitoring.engine import Evaluation, Evaluator
 from hrss.monitoring.evaluation import StatusThresholds
@@ -61,6 +62,7 @@ class EvaluationCache:
         self._items: OrderedDict[tuple[int, tuple[int, int, int]], Snapshot] = OrderedDict()
         self._lock = threading.Lock()
         self._default: tuple[tuple[int, int, int], int] | None = None
+        self._grid: tuple[tuple[Any, ...], Grid] | None = None
 
     def default_month(self, session: Session) -> int:
         """The newest month with data (cached per data version)."""
@@ -73,6 +75,17 @@ class EvaluationCache:
         with self._lock:
             self._default = (version, month)
         return month
+
+    def reporting(self, session: Session, year: int, deadline_day: int) -> Grid:
+        """Who has sent which month of year (cached per data version and day)."""
+        key = (year, deadline_day, local_today(), data_version(session, self.plan))
+        with self._lock:
+            if self._grid is not None and self._grid[0] == key:
+                return self._grid[1]
+        grid = load_grid(session, self.plan, year, day=deadline_day)
+        with self._lock:
+            self._grid = (key, grid)
+        return grid
 
     def snapshot(self, session: Session, as_of: int) -> Snapshot:
         key = (as_of, data_version(session, self.plan))
