@@ -80,8 +80,9 @@ def main() -> None:
                                 plan=plan, settings=settings, password="Xuzhou-2025-plan!")
         port = free_port()
         env = {**os.environ, "HRSS_DATABASE_URL": url}
+        log = open(Path(tmp) / "server.log", "w")  # noqa: SIM115 (closed with the server)
         server = subprocess.Popen([sys.executable, "-m", "hrss.cli", "serve", "--port", str(port), "--workers", str(args.workers)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                  stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:
             for _ in range(200):
@@ -102,7 +103,10 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=10)
+            log.close()
             engine.dispose()
+            errors = [line for line in (Path(tmp) / "server.log").read_text().splitlines() if "Error" in line]
+            print(f"server log: {len(errors)} error lines" + (f"; first: {errors[0]}" if errors else ""))
     print(f"machine: {os.cpu_count()} cores; server workers {args.workers}; {args.connections} connections, {args.seconds} s each, wrk -t2")
     base_p95 = results["baseline static file"]["P95_MS"]
     for name, r in results.items():

@@ -52,6 +52,14 @@ class Snapshot:
         return sorted(lag, key=lambda e: (not e.escalate, e.color != "red", e.gap_pp or 0.0))
 
 
+def _version(session: Session, plan: Plan) -> tuple[int, int, int]:
+    """The data version, read once per request (kept in the request's session)."""
+    key = ("data_version", plan.id)
+    if key not in session.info:
+        session.info[key] = data_version(session, plan)
+    return session.info[key]
+
+
 class EvaluationCache:
     """A few recent snapshots, keyed by (as-of month, data version)."""
 
@@ -66,7 +74,7 @@ class EvaluationCache:
 
     def default_month(self, session: Session) -> int:
         """The newest month with data (cached per data version)."""
-        version = data_version(session, self.plan)
+        version = _version(session, self.plan)
         with self._lock:
             if self._default is not None and self._default[0] == version:
                 return self._default[1]
@@ -78,7 +86,7 @@ class EvaluationCache:
 
     def reporting(self, session: Session, year: int, deadline_day: int) -> Grid:
         """Who has sent which month of year (cached per data version and day)."""
-        key = (year, deadline_day, local_today(), data_version(session, self.plan))
+        key = (year, deadline_day, local_today(), _version(session, self.plan))
         with self._lock:
             if self._grid is not None and self._grid[0] == key:
                 return self._grid[1]
@@ -88,7 +96,7 @@ class EvaluationCache:
         return grid
 
     def snapshot(self, session: Session, as_of: int) -> Snapshot:
-        key = (as_of, data_version(session, self.plan))
+        key = (as_of, _version(session, self.plan))
         with self._lock:
             hit = self._items.get(key)
             if hit is not None:
