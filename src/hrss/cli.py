@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from hrss.audit.cli import audit_app
 from hrss.auth.cli import user_app
+from hrss.ledgers.cli import synth_app
 from hrss.settings import Settings
 
 app = typer.Typer(help="HRSS 人社规划监测评估平台 (plan monitoring and evaluation).", no_args_is_help=True)
@@ -27,6 +28,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(actuals_app, name="actuals")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
+app.add_typer(synth_app)  # hrss synth --scale small|city|province
 
 out = Console()
 err = Console(stderr=True)

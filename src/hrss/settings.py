@@ -49,6 +49,10 @@ class Settings(BaseSettings):
         default=DEFAULT_VAR_DIR / "reports",
         description="Where `hrss report` writes Word and Excel files unless --out is given.",
     )
+    ledger_dir: Path = Field(
+        default=DEFAULT_VAR_DIR / "ledgers",
+        description="Where the real-name ledgers (Parquet) live (HRSS_LEDGER_DIR).",
+    )
     status_ahead_pp: float = Field(
         default=5.0,
         description="Completion at least this many percentage points ahead of time elapsed "
