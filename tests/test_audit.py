@@ -10,15 +10,14 @@ from datetime import datetime, timedelta
 from hashlib import sha256
 
 import pytest
-import typer
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
-from hrss.audit.cli import audit_app
 from hrss.audit.service import GENESIS, count_events, record, verify
 from hrss.audit.tables import AuditEvent, AuditHead
 from hrss.auth.service import AuthError, authenticate, create_user
+from hrss.cli import app
 from hrss.db import transaction
 from hrss.plan.model import Plan
 from hrss.settings import Settings
@@ -180,23 +179,8 @@ def test_concurrent_writers_keep_one_chain(engine: Engine) -> None:
         assert verify(s) == []
 
 
-def _cli() -> typer.Typer:
-    from hrss.cli import Context
-
-    root = typer.Typer()
-
-    @root.callback()
-    def _root(ctx: typer.Context) -> None:
-        context = Context(Settings())
-        ctx.obj = context
-        ctx.call_on_close(context.close)
-
-    root.add_typer(audit_app, name="audit")
-    return root
-
-
 def test_audit_verify_and_show_commands(cli_env: str, engine: Engine, plan: Plan) -> None:
-    runner, app = CliRunner(), _cli()
+    runner = CliRunner()
     result = runner.invoke(app, ["audit", "verify"])
     assert result.exit_code == 0 and "审计链校验通过 (audit chain verified): 0 条" in result.output
     _history(engine, plan)

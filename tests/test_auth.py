@@ -8,13 +8,11 @@ from datetime import datetime, timedelta
 from hashlib import sha256
 
 import pytest
-import typer
 from argon2 import PasswordHasher
 from sqlalchemy import Engine, func, select, text
 from typer.testing import CliRunner
 
 from hrss.audit.tables import AuditEvent
-from hrss.auth.cli import user_app
 from hrss.auth.passwords import check_policy, generate_password, hash_password, verify_password
 from hrss.auth.roles import (
     Action,
@@ -43,6 +41,7 @@ from hrss.auth.service import (
     user_for_api_token,
 )
 from hrss.auth.tables import ApiToken, User, WebSession
+from hrss.cli import app
 from hrss.db import transaction
 from hrss.plan.model import Plan
 from hrss.plan.tables import OrgUnitRecord
@@ -474,23 +473,8 @@ def test_unapproved_data_is_scoped_to_the_operators_unit(engine: Engine) -> None
 # --- CLI ---------------------------------------------------------------------------------
 
 
-def _cli() -> typer.Typer:
-    from hrss.cli import Context
-
-    root = typer.Typer()
-
-    @root.callback()
-    def _root(ctx: typer.Context) -> None:
-        context = Context(Settings())
-        ctx.obj = context
-        ctx.call_on_close(context.close)
-
-    root.add_typer(user_app, name="user")
-    return root
-
-
 def test_user_cli(cli_env: str) -> None:
-    runner, app = CliRunner(), _cli()
+    runner = CliRunner()
     result = runner.invoke(app, ["user", "create", "--username", "admin", "--role", "city_admin", "--display-name", "王芳"])
     assert result.exit_code == 0, result.output
     match = re.search(r"one-time password, shown only now\): (\S+)", result.output)
