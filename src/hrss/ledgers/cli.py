@@ -49,3 +49,40 @@ def synth(
     for name, n in counts.items():
         table.add_row(name, f"{n:,}")
     console.print(table)
+
+
+class QualityFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+@synth_app.command("quality")
+def quality(
+    folder: Annotated[Path | None, typer.Option("--dir", help="Ledger folder; default: HRSS_LEDGER_DIR.")] = None,
+    fmt: Annotated[QualityFormat, typer.Option("--format", help="table | json.")] = QualityFormat.table,
+) -> None:
+    """台账数据质量报告 (data quality report: invalid IDs, duplicates, orphans, dates; masked examples)."""
+    from hrss.ledgers.quality import CHECKS, quality_report
+    from hrss.settings import Settings
+
+    ledger_dir = folder or Settings().ledger_dir
+    report = quality_report(ledger_dir)
+    if fmt is QualityFormat.json:
+        typer.echo(report.as_json())
+        return
+    console = Console()
+    if not report.ledgers:
+        console.print(f"未找到台账文件 (no ledger files found in {ledger_dir})")
+        return
+    table = Table(
+        "台账 (ledger)", "经办地 (org unit)", "检查项 (check)", "数量 (count)", "示例 (masked examples)",
+        title=f"数据质量报告 (data quality report): {ledger_dir}",
+    )  # fmt: skip
+    for row in report.rows:
+        table.add_row(row.ledger, row.org_unit, CHECKS[row.check], f"{row.count:,}", ", ".join(row.examples))
+    console.print(table)
+    totals = Table("检查项 (check)", "合计 (total)", title="合计 (totals)")
+    for check, n in report.totals.items():
+        totals.add_row(CHECKS[check], f"{n:,}")
+    console.print(totals)
+    console.print(f"问题总数 (problems): {report.problems:,}")
