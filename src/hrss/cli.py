@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from hrss.audit.cli import audit_app
 from hrss.auth.cli import user_app
-from hrss.ledgers.cli import synth_app
+from hrss.ledgers.cli import stats_app, synth_app
 from hrss.settings import Settings
 
 app = typer.Typer(help="HRSS 人社规划监测评估平台 (plan monitoring and evaluation).", no_args_is_help=True)
@@ -29,6 +29,7 @@ app.add_typer(actuals_app, name="actuals")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.add_typer(synth_app)  # hrss synth --scale small|city|province
+app.add_typer(stats_app, name="stats")  # hrss stats quality
 
 out = Console()
 err = Console(stderr=True)

@@ -56,7 +56,10 @@ class QualityFormat(StrEnum):
     json = "json"
 
 
-@synth_app.command("quality")
+stats_app = typer.Typer(help="实名制自动统计 (statistics over the real-name ledgers).", no_args_is_help=True)
+
+
+@stats_app.command("quality")
 def quality(
     folder: Annotated[Path | None, typer.Option("--dir", help="Ledger folder; default: HRSS_LEDGER_DIR.")] = None,
     fmt: Annotated[QualityFormat, typer.Option("--format", help="table | json.")] = QualityFormat.table,
