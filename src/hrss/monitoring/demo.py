@@ -73,15 +73,6 @@ RATES = {
 }
 
 
-def _leaves(plan: Plan, name: str) -> list[OrgUnit]:
-    unit = plan.org_unit(name)
-    if unit is None:
-        return []
-    if unit.kind != "group":
-        return [unit]
-    return [leaf for m in unit.members for leaf in _leaves(plan, m)]
-
-
 def _shares(rng: random.Random, names: list[str]) -> dict[str, float]:
     weights = {n: rng.uniform(0.6, 1.4) for n in names}
     total = sum(weights.values())
@@ -120,7 +111,7 @@ class DemoBuilder:
             return [(city, dict.fromkeys(self.plan.years, per_year), ind.baseline)]
         out = []
         for row in dec.rows:
-            leaves = _leaves(self.plan, row.org_unit)
+            leaves = self.plan.leaves(row.org_unit)
             shares = _shares(self.rng, [u.name for u in leaves]) if len(leaves) > 1 else {leaves[0].name: 1.0}
             for leaf in leaves:
                 s = shares[leaf.name]

@@ -114,14 +114,9 @@ class Evaluator:
         if (ind.code, unit.name) in self.values.series or not unit.members:
             return []
         return [
-            leaf.name for leaf in self._leaves(unit)
+            leaf.name for leaf in self.plan.leaves(unit.name)
             if has_target(self.plan, ind, leaf) and self.values.last_month(ind.code, leaf.name, at) is None
         ]
-
-    def _leaves(self, unit: OrgUnit) -> list[OrgUnit]:
-        if not unit.members:
-            return [unit]
-        return [leaf for name in unit.members if (u := self.plan.org_unit(name)) for leaf in self._leaves(u)]
 
     def _base(self, ind: Indicator, unit: OrgUnit, target: UnitTarget, as_of: int, elapsed: float) -> Evaluation:
         return Evaluation(

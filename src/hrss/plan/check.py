@@ -76,18 +76,11 @@ def _check_sums(dec: Decomposition) -> list[Discrepancy]:
     return out
 
 
-def _leaves(plan: Plan, name: str) -> list[str]:
-    unit = plan.org_unit(name)
-    if unit is None or not unit.members:
-        return [name]
-    return [leaf for m in unit.members for leaf in _leaves(plan, m)]
-
-
 def _check_overlap(plan: Plan, dec: Decomposition) -> list[Discrepancy]:
     seen: dict[str, str] = {}
     out = []
     for row in dec.rows:
-        for leaf in _leaves(plan, row.org_unit):
+        for leaf in (u.name for u in plan.leaves(row.org_unit)):
             if leaf in seen:
                 out.append(Discrepancy(dec.table, row.org_unit, "-", None, None, f"{leaf} 已计入「{seen[leaf]}」，重复计算 (counted twice)"))
             seen[leaf] = row.org_unit

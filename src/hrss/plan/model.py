@@ -218,6 +218,15 @@ class Plan:
                 return unit
         return None
 
+    def leaves(self, name: str) -> list[OrgUnit]:
+        """The reporting units under name: the unit itself, or its members' leaves, recursively."""
+        unit = self.org_unit(name)
+        if unit is None:
+            return []
+        if not unit.members:
+            return [unit]
+        return [leaf for member in unit.members for leaf in self.leaves(member)]
+
     def decomposition_for(self, indicator_code: str) -> Decomposition | None:
         for d in self.decompositions:
             if d.indicator == indicator_code:

@@ -11,8 +11,15 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from hrss.monitoring.periods import month_label
-from hrss.plan.export import export_plan
-from hrss.web.deps import AsOfParam, CacheDep, PlanDep, SessionDep, bad_request, resolve_as_of
+from hrss.web.deps import (
+    AsOfParam,
+    CacheDep,
+    ExportDep,
+    PlanDep,
+    SessionDep,
+    bad_request,
+    resolve_as_of,
+)
 from hrss.web.security import ApiUser, api_user, require
 
 
@@ -35,8 +42,8 @@ CSV_COLUMNS = ("indicator_code", "indicator", "org_unit", "as_of", "unit", "actu
 
 
 @router.get("/plan", summary="规划数据 (the plan as one JSON object)")
-def get_plan(plan: PlanDep) -> dict[str, Any]:
-    return _exported(plan)
+def get_plan(exported: ExportDep) -> dict[str, Any]:
+    return exported
 
 
 @router.get("/evaluation", summary="评估结果 (evaluation of every indicator × org unit)")
@@ -59,12 +66,13 @@ def get_evaluation(
 
 
 @router.get("/indicators/{code}", summary="单个指标 (one indicator: by org unit and monthly trend)")
-def get_indicator(code: str, plan: PlanDep, cache: CacheDep, session: SessionDep, as_of: AsOfParam = None) -> dict[str, Any]:
+def get_indicator(code: str, plan: PlanDep, exported: ExportDep, cache: CacheDep, session: SessionDep,
+                  as_of: AsOfParam = None) -> dict[str, Any]:
     ind = _indicator(plan, code)
     month = resolve_as_of(as_of, cache, session)
     snap = cache.snapshot(session, month)
     return {
-        "indicator": _indicator_json(plan, ind.code),
+        "indicator": _indicator_json(exported, ind.code),
         "as_of": month_label(month),
         "simulated": snap.simulated,
         "by_org_unit": [e.as_json() for e in snap.for_indicator(ind.code)],
@@ -90,19 +98,7 @@ def get_indicator_csv(code: str, plan: PlanDep, cache: CacheDep, session: Sessio
     )
 
 
-_EXPORTS: dict[str, tuple[Any, dict[str, Any]]] = {}
-
-
-def _exported(plan: Any) -> dict[str, Any]:
-    """The plan export, made once per plan object (plans are immutable)."""
-    hit = _EXPORTS.get(plan.id)
-    if hit is None or hit[0] is not plan:
-        hit = _EXPORTS[plan.id] = (plan, export_plan(plan))
-    return hit[1]
-
-
-def _indicator_json(plan: Any, code: str) -> dict[str, Any]:
-    exported = _exported(plan)
+def _indicator_json(exported: dict[str, Any], code: str) -> dict[str, Any]:
     return next(i for i in exported["indicators"] + exported["annex_indicators"] if i["code"] == code)
 
 

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hrss import __version__
 from hrss.auth.roles import can
 from hrss.db import make_engine, session_factory
+from hrss.plan.export import export_plan
 from hrss.plan.store import prepare_store
 from hrss.settings import Settings
 from hrss.web import account, admin, api, entry, pages, tracking
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.plan = plan
+    app.state.plan_export = export_plan(plan)
     app.state.cache = EvaluationCache(plan, settings.thresholds)
     templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
     templates.env.globals["t"] = t

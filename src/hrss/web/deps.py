@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
@@ -21,6 +21,10 @@ def _session(request: Request) -> Iterator[Session]:
 
 def _plan(request: Request) -> Plan:
     return request.app.state.plan
+
+
+def _export(request: Request) -> dict[str, Any]:
+    return request.app.state.plan_export
 
 
 def _cache(request: Request) -> EvaluationCache:
@@ -44,6 +48,7 @@ def bad_request(message: str, message_en: str, status: int = 400) -> HTTPExcepti
 SessionDep = Annotated[Session, Depends(_session)]
 PlanDep = Annotated[Plan, Depends(_plan)]
 CacheDep = Annotated[EvaluationCache, Depends(_cache)]
+ExportDep = Annotated[dict[str, Any], Depends(_export)]  # the plan as exported JSON, made once per app
 LangDep = Annotated[str, Depends(_lang)]
 AsOfParam = Annotated[str | None, Query(max_length=7, pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="截至月份 YYYY-MM")]
 
