@@ -1,4 +1,5 @@
-"""Synthetic real-name ledgers: files, valid identifiers, dirt manifest, shares, determinism."""
+"""Synthetic real-name ledgers: files, valid identifiers, dirt manifest, shares, order,
+the sizes behind the plan's rates, determinism."""
 
 from __future__ import annotations
 
@@ -11,10 +12,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from hrss.ledgers.identifiers import check_credit_code, check_resident_id
-from hrss.ledgers.schema import DIRT_KINDS, LEDGERS
-from hrss.ledgers.synth import generate
+from hrss.ledgers.schema import DIRT_KINDS, LEDGERS, REFERENCE_LEDGER
+from hrss.ledgers.synth import COVERS, Cover, generate
+from hrss.plan.model import Plan
 
-EVENT_LEDGERS = [n for n in LEDGERS if n not in ("persons", "enterprises")]
+EVENT_LEDGERS = [n for n, spec in LEDGERS.items() if spec.kind == "event"]
+DATED = [n for n, spec in LEDGERS.items() if spec.date_column]  # events and spells
+FILES = [*LEDGERS, REFERENCE_LEDGER.name, "_dirt"]
+PERIOD = (date(2021, 1, 1), date(2025, 12, 31))
+SPELL_PERIOD = (date(1990, 1, 1), date(2025, 12, 31))
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +43,7 @@ def _rows(path: Path) -> list[dict]:
 
 def test_every_ledger_is_written_and_duckdb_reads_it(dirty: Path) -> None:
     con = duckdb.connect()
-    for name in [*LEDGERS, "_dirt"]:
+    for name in FILES:
         path = dirty / f"{name}.parquet"
         assert path.exists(), name
         (n,) = con.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()
@@ -57,10 +63,12 @@ def test_clean_identifiers_all_valid(clean: Path) -> None:
     for e in _rows(clean / "enterprises.parquet"):
         assert check_credit_code(e["credit_code"]).ok, e
     known = {p["id_number"] for p in persons}
-    for name in EVENT_LEDGERS:
+    for name in DATED:
+        low, high = SPELL_PERIOD if LEDGERS[name].kind == "spells" else PERIOD
+        column = LEDGERS[name].date_column
         for row in _rows(clean / f"{name}.parquet"):
             assert row["id_number"] in known
-            assert date(2021, 1, 1) <= row["event_date"] <= date(2025, 12, 31)
+            assert low <= row[column] <= high, (name, row)
     assert _rows(clean / "_dirt.parquet") == []
 
 
@@ -89,7 +97,11 @@ def test_every_dirt_class_appears_and_is_real(dirty: Path) -> None:
         elif kind == "orphan":
             assert check_resident_id(row["id_number"]).ok and row["id_number"] not in known, m
         elif kind == "date_out_of_range":
-            assert not date(2021, 1, 1) <= row["event_date"] <= date(2025, 12, 31), m
+            low, high = SPELL_PERIOD if column == "start_date" else PERIOD
+            assert column == LEDGERS[m["ledger"]].date_column, m
+            assert not low <= row[column] <= high, m
+    # every real-name ledger but the 48 postdocs is sure to get some
+    assert set(DATED) - {"postdocs"} <= {m["ledger"] for m in manifest} <= set(LEDGERS)
     # roughly the default 2% rate
     total = sum(len(r) for r in tables.values())
     assert 0.01 < len(manifest) / total < 0.03
@@ -126,10 +138,10 @@ def test_seasonality(clean: Path) -> None:
 
 
 def _checksum(out: Path) -> str:
+    """The files byte for byte (so row order counts too)."""
     digest = hashlib.sha256()
-    for name in [*LEDGERS, "_dirt"]:
-        rows = sorted(repr(sorted(r.items())) for r in _rows(out / f"{name}.parquet"))
-        digest.update("\n".join(rows).encode())
+    for name in FILES:
+        digest.update((out / f"{name}.parquet").read_bytes())
     return digest.hexdigest()
 
 
@@ -156,3 +168,184 @@ def test_chunked_writing_gives_the_same_counts(clean: Path, tmp_path: Path) -> N
     assert counts["persons"] == 20_000
     for name in EVENT_LEDGERS:
         assert counts[name] == pq.ParquetFile(clean / f"{name}.parquet").metadata.num_rows
+
+
+def _sql(out: Path) -> duckdb.DuckDBPyConnection:
+    """A connection with a view per ledger file, named after the ledger."""
+    con = duckdb.connect()
+    for name in FILES:
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{out}/{name}.parquet')")
+    return con
+
+
+def test_files_are_in_date_order(clean: Path, dirty: Path) -> None:
+    # so that DuckDB can skip row groups by date; dirty dates stay where their row was
+    dirt = _rows(dirty / "_dirt.parquet")
+    for name in DATED:
+        column = LEDGERS[name].date_column
+        for out in (clean, dirty):
+            soiled = {m["row_index"] for m in dirt if out == dirty and m["ledger"] == name and m["column"] == column}
+            dates = [r[column] for i, r in enumerate(_rows(out / f"{name}.parquet")) if i not in soiled]
+            assert dates == sorted(dates), (name, out)
+
+
+def test_unemployment_registrations_end(clean: Path) -> None:
+    con = _sql(clean)
+    (employment_ends,) = con.execute(
+        "SELECT count(end_date) FROM employment_registrations WHERE kind = 'employment'"
+    ).fetchone()
+    assert employment_ends == 0
+    n, ended, wrong, longest = con.execute(
+        "SELECT count(*), count(end_date), count(*) FILTER (end_date <= event_date OR end_date > DATE '2025-12-31'),"
+        " max(end_date - event_date) FROM employment_registrations WHERE kind = 'unemployment'"
+    ).fetchone()
+    assert wrong == 0 and longest <= 366
+    assert 0.76 < ended / n < 0.85  # 85% end, less those that would end after 2025 (~5% of them)
+
+
+def test_insurance_spells_chain_and_never_overlap(clean: Path) -> None:
+    con = _sql(clean)
+    (overlaps,) = con.execute(
+        "SELECT count(*) FROM (SELECT end_date, lead(start_date) OVER w AS next_start FROM insurance_enrollments "
+        "WINDOW w AS (PARTITION BY id_number, insurance ORDER BY start_date)) "
+        "WHERE next_start IS NOT NULL AND (end_date IS NULL OR next_start < end_date)"
+    ).fetchone()
+    assert overlaps == 0
+    # a status change ends one spell on the day the next starts, with the other status
+    changes, same_status = con.execute(
+        "SELECT count(*), count(*) FILTER (status = next_status) FROM (SELECT end_date, status, "
+        "lead(start_date) OVER w AS next_start, lead(status) OVER w AS next_status FROM insurance_enrollments "
+        "WINDOW w AS (PARTITION BY id_number, insurance ORDER BY start_date)) WHERE next_start = end_date"
+    ).fetchone()
+    assert changes > 1000 and same_status == 0
+    (before_2021,) = con.execute(
+        "SELECT count(*) FROM insurance_enrollments WHERE start_date < DATE '2021-01-01'"
+    ).fetchone()
+    assert before_2021 > 5000
+    # nobody enrolled before turning 16
+    (too_young,) = con.execute(
+        "SELECT count(*) FROM insurance_enrollments i JOIN persons p USING (id_number) "
+        "WHERE i.start_date < p.birth_date + INTERVAL 16 YEAR"
+    ).fetchone()
+    assert too_young == 0
+
+
+# Indicator rates as docs/LEDGERS.md defines them, over the clean ledgers, at a month end E.
+def _active(con: duckdb.DuckDBPyConnection, day: str, where: str) -> int:
+    return con.execute(
+        f"SELECT count(*) FROM insurance_enrollments WHERE {where} AND start_date <= DATE '{day}' "
+        f"AND (end_date IS NULL OR end_date > DATE '{day}')"
+    ).fetchone()[0]
+
+
+def test_insurance_shares_follow_the_plan(clean: Path) -> None:
+    con = _sql(clean)
+    (people,) = con.execute("SELECT count(*) FROM persons").fetchone()
+    targets = {"pension": (0.397, 0.417), "unemployment": (0.094, 0.111), "work_injury": (0.113, 0.130)}
+    for insurance, (start, end) in targets.items():
+        for day, share in (("2020-12-31", start), ("2025-12-31", end)):
+            assert _active(con, day, f"insurance = '{insurance}'") / people == pytest.approx(share, abs=0.01)
+    for day, share in (("2020-12-31", 0.835), ("2025-12-31", 0.91)):  # I09
+        paying = _active(con, day, "insurance = 'pension' AND status = 'paying'")
+        assert paying / _active(con, day, "insurance = 'pension'") == pytest.approx(share, abs=0.015)
+
+
+def test_rates_follow_the_plan(clean: Path) -> None:
+    con = _sql(clean)
+
+    def one(sql: str) -> float:
+        return con.execute(sql).fetchone()[0]
+
+    def ref(column: str, year: int) -> int:
+        return one(f"SELECT sum({column}) FROM reference WHERE year = {year}")
+
+    for year in range(2021, 2026):  # I02 城镇登记失业率 at each year end
+        stock = one(
+            "SELECT count(*) FROM employment_registrations WHERE kind = 'unemployment' "
+            f"AND event_date <= DATE '{year}-12-31' AND (end_date IS NULL OR end_date > DATE '{year}-12-31')"
+        )
+        assert 0.018 <= stock / ref("urban_labour_force", year) <= 0.025, year
+    for day, per_10k in (("2020-12-31", 689), ("2025-12-31", 800)):  # I11 高技能人才
+        new = one(
+            "SELECT count(DISTINCT id_number) FROM certificates WHERE cert_type = 'skill' "
+            f"AND level IN ('高级工', '技师', '高级技师') AND event_date <= DATE '{day}'"
+        )
+        value = (ref("high_skill_2020", 2025) + new) / ref("labour_force", 2025) * 10_000
+        assert value == pytest.approx(per_10k, abs=6), day
+    for day, coverage in (("2023-12-31", 0.56), ("2025-12-31", 0.72)):  # I18 电子社保卡覆盖率
+        applied = one(f"SELECT count(DISTINCT id_number) FROM ecard_applications WHERE event_date <= DATE '{day}'")
+        value = (ref("ecard_holders_2020", 2025) + applied) / ref("resident_population", 2025)
+        assert value == pytest.approx(coverage, abs=0.01), day
+    on_time = "avg(CASE WHEN closed_date <= due_date THEN 1.0 ELSE 0.0 END)"
+    due = "due_date <= DATE '2025-12-31'"
+    assert one(f"SELECT {on_time} FROM cases WHERE kind = 'inspection' AND {due}") == pytest.approx(0.985, abs=0.012)
+    assert one(f"SELECT {on_time} FROM cases WHERE kind = 'arbitration' AND {due}") == pytest.approx(0.955, abs=0.03)
+    success = one("SELECT avg(CASE WHEN outcome = 'success' THEN 1.0 ELSE 0.0 END) FROM cases "
+                  "WHERE kind = 'mediation' AND closed_date IS NOT NULL")  # fmt: skip
+    assert success == pytest.approx(0.72, abs=0.05)
+    good = one("SELECT avg(CASE WHEN rating IN ('非常满意', '满意') THEN 1.0 ELSE 0.0 END) FROM service_ratings")
+    assert 0.955 <= good <= 0.975  # I19
+
+
+def test_event_volumes(clean: Path) -> None:
+    con = _sql(clean)
+    rows = dict(con.execute("SELECT cert_type, count(*) FROM certificates GROUP BY 1").fetchall())
+    assert rows == {"skill": pytest.approx(300_000 * 0.08, rel=0.01), "professional": pytest.approx(77_000 * 0.08, rel=0.01)}
+    (high,) = con.execute(
+        "SELECT avg(CASE WHEN level IN ('高级工', '技师', '高级技师') THEN 1.0 ELSE 0.0 END) FROM certificates "
+        "WHERE cert_type = 'skill'"
+    ).fetchone()
+    assert high == pytest.approx(0.25, abs=0.01)
+    levels = dict(con.execute("SELECT cert_type, list(DISTINCT level ORDER BY level) FROM certificates GROUP BY 1").fetchall())
+    assert set(levels["professional"]) == {"初级", "中级", "高级"}
+    # postdocs: 600 × 0.08 = 48, mostly in 主城区, the development zones and 市直
+    n, central = con.execute(
+        "SELECT count(*), count(*) FILTER (org_unit IN ('320302', '320303', '320311', 'XZ-JKQ', 'XZ-GXQ', "
+        "'XZ-GWQ', 'XZ-SZ')) FROM postdocs"
+    ).fetchone()
+    assert n >= 30 and central / n > 0.6
+    assert con.execute("SELECT count(*) FROM postdocs WHERE station NOT LIKE '%博士后%'").fetchone()[0] == 0
+    # one e-card application per person
+    assert con.execute("SELECT count(*) = count(DISTINCT id_number) FROM ecard_applications").fetchone()[0]
+    cases = dict(con.execute("SELECT kind, count(*) FROM cases GROUP BY 1").fetchall())
+    assert set(cases) == {"inspection", "mediation", "arbitration"} and min(cases.values()) >= 300
+    (ratings,) = con.execute("SELECT count(*) FROM service_ratings").fetchone()
+    assert ratings == pytest.approx(375_000 * 0.08, rel=0.01)
+
+
+def test_cases_dates_and_outcomes(clean: Path) -> None:
+    con = _sql(clean)
+    wrong = con.execute(
+        "SELECT count(*) FROM cases WHERE due_date - event_date <> CASE kind WHEN 'mediation' THEN 15 ELSE 60 END "
+        "OR (closed_date IS NULL) <> (outcome IS NULL) OR closed_date <= event_date OR closed_date > DATE '2025-12-31'"
+    ).fetchone()[0]
+    assert wrong == 0
+    outcomes = dict(con.execute("SELECT kind, list(DISTINCT outcome ORDER BY outcome) FROM cases "
+                                "WHERE outcome IS NOT NULL GROUP BY 1").fetchall())  # fmt: skip
+    assert outcomes == {"inspection": ["closed"], "mediation": ["failed", "success"],
+                        "arbitration": ["award", "settled", "withdrawn"]}  # fmt: skip
+    assert con.execute("SELECT count(*) FROM cases WHERE closed_date IS NULL").fetchone()[0] > 0
+
+
+def test_reference_covers_every_unit_and_year(clean: Path, plan: Plan) -> None:
+    con = _sql(clean)
+    leaves = {u.code for u in plan.leaves(plan.city_unit.name)}
+    rows = con.execute("SELECT org_unit, year FROM reference").fetchall()
+    assert sorted(rows) == sorted((u, y) for u in leaves for y in range(2021, 2026))
+    used = {u for (u,) in con.execute(
+        "SELECT DISTINCT org_unit FROM employment_registrations UNION SELECT DISTINCT org_unit FROM postdocs "
+        "UNION SELECT DISTINCT residence_unit FROM persons"
+    ).fetchall()}  # fmt: skip
+    assert used <= leaves
+    per_unit = dict(con.execute("SELECT residence_unit, count(*) FROM persons GROUP BY 1").fetchall())
+    for unit, population, ecards in con.execute(
+        "SELECT org_unit, resident_population, ecard_holders_2020 FROM reference WHERE year = 2023"
+    ).fetchall():
+        assert population == per_unit.get(unit, 0)
+        assert ecards == round(population * 0.2)
+
+
+def test_insurance_parameters_must_reach_their_targets() -> None:
+    assert 0 <= COVERS[0].resume() <= 1
+    with pytest.raises(ValueError, match="paying target"):
+        Cover("pension", (0.40, 0.42), (0.50, 0.99), leave=0.03, suspend=0.03).resume()

@@ -16,8 +16,9 @@ from sqlalchemy import Engine
 
 from hrss.audit.cli import audit_app
 from hrss.auth.cli import user_app
-from hrss.ledgers.cli import stats_app, synth_app
+from hrss.ledgers.cli import synth_app
 from hrss.settings import Settings
+from hrss.stats.cli import stats_app  # stats quality | compute | reconcile
 
 app = typer.Typer(help="HRSS 人社规划监测评估平台 (plan monitoring and evaluation).", no_args_is_help=True)
 plan_app = typer.Typer(help="规划数据 (the plan as data).", no_args_is_help=True)
@@ -321,6 +322,7 @@ def report_cmd(
     with session_factory(c.engine)() as session:
         values = load_values(session, plan, source)
         simulated = is_simulated(session, plan)
+        reconciliation = _reconciliation(session, plan, month, c.settings) if kind == "monthly" else None
     target = out_dir or c.settings.report_dir
     try:
         with Progress(console=err, transient=True) as progress:
@@ -328,11 +330,25 @@ def report_cmd(
             files = write_reports(
                 plan, values, kind=kind, as_of=month, out_dir=target, thresholds=c.settings.thresholds,
                 simulated=simulated, progress=lambda label: progress.update(task, description=label),
+                reconciliation=reconciliation,
             )
     except ReportError as exc:
         _fail(str(exc))
     out.print(f"Word 报告 (report): {files.docx.resolve()}", soft_wrap=True)
     out.print(f"Excel 报告 (workbook): {files.xlsx.resolve()}", soft_wrap=True)
+
+
+def _reconciliation(session: Any, plan: Any, month: int, settings: Settings) -> list[Any] | None:
+    """数据会审 for the monthly briefing, when values computed from the ledgers exist."""
+    from hrss.monitoring.service import latest_month
+    from hrss.stats.compute import COMPUTED
+    from hrss.stats.definitions import load_definitions
+    from hrss.stats.service import reconcile
+
+    if latest_month(session, plan, COMPUTED) is None:
+        return None
+    return reconcile(session, plan, load_definitions(plan), month,
+                     tolerance=settings.reconcile_tolerance, tolerance_pp=settings.reconcile_tolerance_pp)
 
 
 @app.command("serve")
@@ -344,9 +360,7 @@ def serve_cmd(
     workers: Annotated[int, typer.Option(min=1, max=32, help="工作进程数 (worker processes)")] = 1,
 ) -> None:
     """启动平台网站 (start the web platform)."""
-    import uvicorn
-
-    from hrss.web.app import create_app
+    from hrss.web.server import serve
 
     c = _ctx(ctx)
     plan = c.ready()
@@ -371,10 +385,7 @@ def serve_cmd(
             table.add_row(a.username, a.role, a.org_unit or "全市", a.password)
         out.print(table)
     out.print(f"平台已启动，请在浏览器打开 (open in a browser): http://{host}:{port}/", soft_wrap=True)
-    if workers > 1:  # each worker process builds its own app from the same HRSS_* environment
-        uvicorn.run("hrss.web.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
-    else:
-        uvicorn.run(create_app(c.settings), host=host, port=port, log_level="warning")
+    serve(c.settings, host=host, port=port, workers=workers)
 
 
 def main() -> None:

@@ -53,6 +53,16 @@ class Settings(BaseSettings):
         default=DEFAULT_VAR_DIR / "ledgers",
         description="Where the real-name ledgers (Parquet) live (HRSS_LEDGER_DIR).",
     )
+    reconcile_tolerance: float = Field(
+        default=0.05, ge=0.0,
+        description="`hrss stats reconcile` flags a count whose reported and computed (实名制) "
+        "values differ by more than this share of the computed value.",
+    )
+    reconcile_tolerance_pp: float = Field(
+        default=1.0, ge=0.0,
+        description="`hrss stats reconcile` flags a rate whose reported and computed values "
+        "differ by more than this many percentage points (per-10,000 rates: this many per 10,000).",
+    )
     status_ahead_pp: float = Field(
         default=5.0,
         description="Completion at least this many percentage points ahead of time elapsed "

@@ -9,9 +9,15 @@
 - `missing`: a row with a required field empty (NULL);
 - `duplicate_row`: a row identical to an earlier one (each extra copy counts);
 - `duplicate_key`: distinct rows sharing a key (person_id / id_number, credit_code,
-  event_id; each extra row counts);
+  event_id, record_id, case_id, org_unit + year; each extra row counts);
 - `orphan`: an event whose (valid) ID number is nobody in `persons`;
-- `date_out_of_range`: an event date outside the plan period 2021-01-01..2025-12-31.
+- `date_out_of_range`: an event date outside the plan period 2021-01-01..2025-12-31, an
+  end or closing date before its event (or after the period); a spell (参保区间) starting
+  outside 1990-01-01..2025-12-31 or ending on or before its start or after the period;
+- `reference_gap`: an org unit found in the ledgers with no `reference` row for a year of
+  the plan period (checked only when `reference.parquet` is present; the reference
+  table is statistics, not real-name data, and is otherwise checked only for empty
+  fields and repeated keys).
 
 Identifier validity is checked in Python: the distinct identifiers are pulled out of
 DuckDB once, checked, and handed back as an Arrow table to join against. Examples
@@ -30,11 +36,14 @@ import pyarrow as pa
 
 from hrss.ledgers.identifiers import check_credit_code, check_resident_id
 from hrss.ledgers.masking import mask_id
-from hrss.ledgers.schema import LEDGERS
+from hrss.ledgers.schema import LEDGERS, REFERENCE_LEDGER, Ledger
 
 PERIOD_START = date(2021, 1, 1)
 PERIOD_END = date(2025, 12, 31)
 MAX_EXAMPLES = 3
+# Identifier results remembered across ledgers (most events refer to the same people);
+# beyond this many the rest are checked afresh, to bound memory at city scale.
+REMEMBER_IDS = 2_000_000
 
 # check → label (Chinese first, English in brackets), in report order.
 CHECKS: dict[str, str] = {
@@ -44,7 +53,8 @@ CHECKS: dict[str, str] = {
     "duplicate_row": "重复记录 (duplicate row)",
     "duplicate_key": "主键重复 (repeated key)",
     "orphan": "人员库中查无此人 (orphan event: person not in register)",
-    "date_out_of_range": "日期超出规划期 2021–2025 (date outside the plan period)",
+    "date_out_of_range": "日期超出范围或先后颠倒 (date out of range or out of order)",
+    "reference_gap": "参考数据缺少经办地或年度 (reference data missing for an org unit and year)",
 }
 
 # The generator's dirt kinds (`_dirt.parquet`) → the check that catches them.
@@ -61,9 +71,23 @@ DIRT_CHECK: dict[str, str] = {
 ORG_COLUMN = {"persons": "residence_unit"}
 # Extra unique keys besides the ledger's own key.
 EXTRA_KEYS = {"persons": ("id_number",)}
-# Columns that may be empty: the employer of an unemployment registration.
-OPTIONAL = {("employment_registrations", "credit_code"): "kind = 'employment'"}
+# Columns that may be empty: (ledger, column) → SQL condition under which it is required.
+OPTIONAL = {
+    ("employment_registrations", "credit_code"): "kind = 'employment'",  # no employer if unemployed
+    ("employment_registrations", "end_date"): "FALSE",  # NULL while registered unemployed
+    ("insurance_enrollments", "end_date"): "FALSE",  # NULL while in force
+    ("cases", "closed_date"): "outcome IS NOT NULL",  # both NULL while the case is open
+    ("cases", "outcome"): "closed_date IS NOT NULL",
+}
+SPELL_FLOOR = date(1990, 1, 1)  # the earliest start of a spell
+# Event ledgers with a second date that may not precede the event nor pass the period.
+LATER_DATES = {
+    "employment_registrations": "end_date <= event_date",  # an unemployment registration ends after it starts
+    "cases": "closed_date < event_date",
+}
 NO_UNIT = "(空)"
+# What is checked: the real-name ledgers and the reference table, in report order.
+TABLES: dict[str, Ledger] = {**LEDGERS, REFERENCE_LEDGER.name: REFERENCE_LEDGER}
 
 
 @dataclass(frozen=True)
@@ -133,7 +157,9 @@ class _Checker:
         self.dir = Path(ledger_dir)
         self.con = duckdb.connect()
         self.rows: list[QualityRow] = []
-        self.present = [n for n in LEDGERS if (self.dir / f"{n}.parquet").exists()]
+        # identifier results: credit code? → value → error code (None if valid)
+        self.checked: dict[bool, dict[str, str | None]] = {False: {}, True: {}}
+        self.present = [n for n in TABLES if (self.dir / f"{n}.parquet").exists()]
         for name in self.present:
             path = str(self.dir / f"{name}.parquet").replace("'", "''")
             self.con.execute(f"CREATE VIEW {_q(name)} AS SELECT * FROM read_parquet('{path}')")
@@ -155,10 +181,17 @@ class _Checker:
         """Register `idcheck(value, code)`: each distinct identifier's error code (NULL if ok)."""
         values = [v for (v,) in self.con.execute(column_sql).fetchall()]
         check = check_credit_code if credit else check_resident_id
+        known = self.checked[credit]
         codes = []
         for v in values:
+            if v in known:
+                codes.append(known[v])
+                continue
             result = check(v)
-            codes.append(None if result.ok else result.code)
+            code = None if result.ok else result.code
+            if len(known) < REMEMBER_IDS:
+                known[v] = code
+            codes.append(code)
         self.con.register("idcheck", pa.table({"value": pa.array(values, pa.string()),
                                                "code": pa.array(codes, pa.string())}))  # fmt: skip
 
@@ -174,11 +207,8 @@ class _Checker:
         self._collect(ledger, "float_id",
                       f"SELECT {org} AS org_unit, 1 AS n, {c} AS example {base} WHERE code = 'float'",
                       mask=True)  # fmt: skip
-        if (
-            ledger not in ("persons", "enterprises")
-            and column == "id_number"
-            and "persons" in self.present
-        ):
+        is_event = TABLES[ledger].kind != "register"
+        if is_event and column == "id_number" and "persons" in self.present:
             # orphans: valid ID numbers not in the person register
             self._collect(ledger, "orphan",
                           f"SELECT {org} AS org_unit, 1 AS n, {c} AS example {base} "
@@ -187,46 +217,74 @@ class _Checker:
         self.con.unregister("idcheck")
 
     def missing(self, ledger: str, org: str) -> None:
-        conds = []
-        for col in LEDGERS[ledger].columns:
+        conds = {}
+        for col in TABLES[ledger].columns:
             cond = f"{_q(col.name)} IS NULL"
             when = OPTIONAL.get((ledger, col.name))
-            conds.append(f"({cond} AND {when})" if when else cond)
-        # example: the row key and the empty columns, no personal data
-        key = _q(LEDGERS[ledger].key)
-        empty = ", ".join(
-            f"CASE WHEN {_q(c.name)} IS NULL THEN '{c.name}' END" for c in LEDGERS[ledger].columns
-        )
+            conds[col.name] = f"({cond} AND ({when}))" if when else cond
+        # example: the row key and the empty required columns, no personal data
+        key = _q(TABLES[ledger].key)
+        empty = ", ".join(f"CASE WHEN {cond} THEN '{name}' END" for name, cond in conds.items())
         self._collect(ledger, "missing",
                       f"SELECT {org} AS org_unit, 1 AS n, "
-                      f"'{LEDGERS[ledger].key}=' || coalesce({key}::VARCHAR, '?') || ' 空 (empty): ' "
+                      f"'{TABLES[ledger].key}=' || coalesce({key}::VARCHAR, '?') || ' 空 (empty): ' "
                       f"|| concat_ws(',', {empty}) AS example "
-                      f"FROM {_q(ledger)} WHERE {' OR '.join(conds)}", mask=False)  # fmt: skip
+                      f"FROM {_q(ledger)} WHERE {' OR '.join(conds.values())}", mask=False)  # fmt: skip
 
     def duplicates(self, ledger: str, org: str) -> None:
         t = _q(ledger)
-        key = LEDGERS[ledger].key
+        key = TABLES[ledger].key
         mask_key = key in ("credit_code", "id_number")
         self._collect(ledger, "duplicate_row",
                       f"SELECT {org} AS org_unit, n - 1 AS n, {_q(key)}::VARCHAR AS example "
                       f"FROM (SELECT *, count(*) AS n FROM {t} GROUP BY ALL) WHERE n > 1", mask=mask_key)  # fmt: skip
-        for k in (key, *EXTRA_KEYS.get(ledger, ())):
+        for keys in (TABLES[ledger].keys, *((k,) for k in EXTRA_KEYS.get(ledger, ()))):
+            cols = ", ".join(_q(k) for k in keys)
+            example = " || '/' || ".join(f"{_q(k)}::VARCHAR" for k in keys)
+            present = " AND ".join(f"{_q(k)} IS NOT NULL" for k in keys)
             self._collect(ledger, "duplicate_key",
-                          f"SELECT any_value({org}) AS org_unit, count(*) - 1 AS n, {_q(k)}::VARCHAR AS example "
-                          f"FROM (SELECT DISTINCT * FROM {t}) WHERE {_q(k)} IS NOT NULL "
-                          f"GROUP BY {_q(k)} HAVING count(*) > 1",
-                          mask=k in ("credit_code", "id_number"))  # fmt: skip
+                          f"SELECT any_value({org}) AS org_unit, count(*) - 1 AS n, {example} AS example "
+                          f"FROM (SELECT DISTINCT * FROM {t}) WHERE {present} "
+                          f"GROUP BY {cols} HAVING count(*) > 1",
+                          mask=bool({"credit_code", "id_number"} & set(keys)))  # fmt: skip
 
     def dates(self, ledger: str, org: str) -> None:
+        """Rows with an impossible date (each row once, however many of its dates are wrong)."""
+        spec = TABLES[ledger]
+        end = f"DATE '{PERIOD_END}'"
+        if spec.kind == "spells":
+            bad = f"start_date NOT BETWEEN DATE '{SPELL_FLOOR}' AND {end} OR end_date <= start_date OR end_date > {end}"
+            shown = ("start_date", "end_date")
+        else:
+            bad = f"event_date NOT BETWEEN DATE '{PERIOD_START}' AND {end}"
+            shown = ("event_date",)
+            if later := LATER_DATES.get(ledger):
+                column = later.split()[0]
+                bad += f" OR {later} OR {column} > {end}"
+                shown += (column,)
+        dates = " || ' ' || ".join(f"coalesce({c}::VARCHAR, '-')" for c in shown)
         self._collect(ledger, "date_out_of_range",
                       f"SELECT {org} AS org_unit, 1 AS n, "
-                      f"'{LEDGERS[ledger].key}=' || event_id::VARCHAR || ': ' || event_date::VARCHAR AS example "
-                      f"FROM {_q(ledger)} WHERE event_date NOT BETWEEN DATE '{PERIOD_START}' AND DATE '{PERIOD_END}'",
-                      mask=False)  # fmt: skip
+                      f"'{spec.key}=' || coalesce({_q(spec.key)}::VARCHAR, '?') || ': ' || {dates} AS example "
+                      f"FROM {_q(ledger)} WHERE {bad}", mask=False)  # fmt: skip
+
+    def reference_gaps(self) -> None:
+        """Org units of the ledgers without a reference row for some year of the plan period."""
+        units = " UNION ".join(
+            f"SELECT DISTINCT {_q(ORG_COLUMN.get(n, 'org_unit'))} AS u FROM {_q(n)}"
+            for n in self.present
+            if TABLES[n].kind in ("register", "event", "spells") and n != "enterprises"
+        )
+        years = f"range({PERIOD_START.year}, {PERIOD_END.year + 1})"
+        self._collect("reference", "reference_gap",
+                      f"SELECT u AS org_unit, 1 AS n, y::VARCHAR AS example "
+                      f"FROM ({units}) AS units, (SELECT unnest({years}) AS y) AS years "
+                      "WHERE u IS NOT NULL AND NOT EXISTS (SELECT 1 FROM reference r "
+                      "WHERE r.org_unit = units.u AND r.year = years.y)", mask=False)  # fmt: skip
 
     def run(self) -> QualityReport:
         for ledger in self.present:
-            cols = {c.name for c in LEDGERS[ledger].columns}
+            cols = {c.name for c in TABLES[ledger].columns}
             org = _q(ORG_COLUMN.get(ledger, "org_unit"))
             if "id_number" in cols:
                 self.identifiers(ledger, "id_number", org, credit=False)
@@ -234,10 +292,12 @@ class _Checker:
                 self.identifiers(ledger, "credit_code", org, credit=True)
             self.missing(ledger, org)
             self.duplicates(ledger, org)
-            if "event_date" in cols:
+            if TABLES[ledger].date_column:
                 self.dates(ledger, org)
+        if "reference" in self.present and len(self.present) > 1:
+            self.reference_gaps()
         order = {c: i for i, c in enumerate(CHECKS)}
-        ledgers = {n: i for i, n in enumerate(LEDGERS)}
+        ledgers = {n: i for i, n in enumerate(TABLES)}
         self.rows.sort(key=lambda r: (ledgers[r.ledger], order[r.check], r.org_unit))
         return QualityReport(str(self.dir), self.present, self.rows)
 

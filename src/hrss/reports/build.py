@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hrss.monitoring.engine import Evaluation, Evaluator
 from hrss.monitoring.evaluation import StatusThresholds
@@ -47,6 +48,7 @@ def collect(
     thresholds: StatusThresholds | None = None,
     simulated: bool = False,
     progress: Progress | None = None,
+    reconciliation: list[Any] | None = None,
 ) -> ReportData:
     """Evaluate every indicator × org unit at as_of, and the city month by month up to it."""
     if kind not in KIND_NAMES:
@@ -65,7 +67,7 @@ def collect(
     for ind in plan.indicators:
         series = {m: evaluator.evaluate(ind, evaluator.city, m) for m in range(start, as_of + 1)}
         history[ind.code] = {m: e for m, e in series.items() if e is not None}
-    return ReportData(plan, kind, as_of, evaluations, history, simulated, evaluator.t)
+    return ReportData(plan, kind, as_of, evaluations, history, simulated, evaluator.t, reconciliation or [])
 
 
 def report_stem(plan: Plan, kind: str, as_of: int) -> str:
@@ -86,10 +88,12 @@ def write_reports(
     thresholds: StatusThresholds | None = None,
     simulated: bool = False,
     progress: Progress | None = None,
+    reconciliation: list[Any] | None = None,
 ) -> ReportFiles:
     """Write the Word report and its Excel companion into out_dir; returns both paths."""
     say = progress or _quiet
-    data = collect(plan, values, kind=kind, as_of=as_of, thresholds=thresholds, simulated=simulated, progress=say)
+    data = collect(plan, values, kind=kind, as_of=as_of, thresholds=thresholds, simulated=simulated, progress=say,
+                   reconciliation=reconciliation)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = report_stem(plan, kind, as_of)
     docx_path = write_docx(data, out_dir / f"{stem}.docx", progress=say)

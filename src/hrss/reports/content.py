@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from hrss.monitoring.engine import Evaluation
 from hrss.monitoring.evaluation import PROGRESS_LABELS, Status, StatusThresholds
@@ -85,6 +86,8 @@ class ReportData:
     history: dict[str, dict[int, Evaluation]] = field(default_factory=dict)  # city, by month
     simulated: bool = False
     thresholds: StatusThresholds = field(default_factory=StatusThresholds)
+    # reported vs computed (数据会审, hrss.stats.service.Reconciliation), for the monthly briefing
+    reconciliation: list[Any] = field(default_factory=list)
 
     @property
     def city(self) -> str:

@@ -205,7 +205,8 @@ class _Writer:
             q.alignment, q.paragraph_format.first_line_indent = WD_ALIGN_PARAGRAPH.CENTER, Pt(0)
             _run(q, text, font, 16, color=color, bold=color is not None)
         self.para("")
-        sections = ([self.overview, self.lagging, self.ranking, self.advice] if d.kind == "monthly" else
+        monthly = [self.overview, self.lagging, self.ranking, *([self.reconcile] if d.reconciliation else []), self.advice]
+        sections = (monthly if d.kind == "monthly" else
                     [self.overview, self.indicators, self.districts, self.commitments, self.lagging, self.advice])
         for i, section in enumerate(sections, start=1):
             section(c.cn_number(i))
@@ -311,6 +312,24 @@ class _Writer:
                      f"{e.gap_pp:+.1f}" if e.gap_pp is not None else "—", e.status,
                      "约束性指标预警" if e.escalate else "—"] for i, e in enumerate(lag, start=1)],
                    size=9, left=(1,))
+
+    def reconcile(self, n: str) -> None:
+        """数据会审: districts' reported figures against those computed from the real-name ledgers."""
+        rows = self.data.reconciliation
+        flagged = [r for r in rows if r.flagged]
+        self.heading(f"{n}、数据会审（填报数与实名制自动统计比对）")
+        self.para(f"本期对{len({r.indicator for r in rows})}项可由实名制台账自动统计的指标、{len(rows)}个“指标—地区”"
+                  f"进行了比对，差异超出容差的{len(flagged)}个"
+                  + ("，请相关地区核实填报数据或台账记录。" if flagged else "，填报数与台账统计一致。"))
+        if flagged:
+            self.table("数据会审差异清单", ["序号", "指标", "地区", "比对口径", "填报", "实名制统计", "差异", "差异率"],
+                       [[str(i), f"{r.indicator} {r.name}", r.org_unit, r.basis, c.num(r.reported, r.unit),
+                         c.num(r.computed, r.unit), c.num(r.difference, r.unit),
+                         f"{r.relative:+.1%}" if r.relative is not None else "—"]
+                        for i, r in enumerate(flagged[:40], start=1)],
+                       size=9, left=(1,))
+            if len(flagged) > 40:
+                self.para(f"（另有{len(flagged) - 40}项差异，见 Excel 附表“数据会审”。）")
 
     def advice(self, n: str) -> None:
         self.heading(f"{n}、{'工作建议' if self.data.kind == 'monthly' else '下一步建议'}")

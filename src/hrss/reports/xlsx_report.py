@@ -109,6 +109,19 @@ LAGGING_COLUMNS: list[Column] = [
     ("预警", lambda e: "约束性指标预警" if e.escalate else None, None),
 ]
 
+RECONCILE_COLUMNS: list[Column] = [
+    ("指标代码", lambda r: r.indicator, None),
+    ("指标名称", lambda r: r.name, None),
+    ("地区", lambda r: r.org_unit, None),
+    ("计量单位", lambda r: r.unit, None),
+    ("比对口径", lambda r: r.basis, None),
+    ("填报值", lambda r: r.reported, NUMBER),
+    ("实名制统计值", lambda r: r.computed, NUMBER),
+    ("差异(填报−统计)", lambda r: r.difference, NUMBER),
+    ("差异率", lambda r: r.relative, SHARE),
+    ("超出容差", lambda r: "是" if r.flagged else None, None),
+]
+
 LEDGER_COLUMNS: list[Column] = [
     ("编号", lambda x: x.commitment.id, None),
     ("所在章节", lambda x: x.commitment.section, None),
@@ -220,6 +233,8 @@ def write_xlsx(data: ReportData, path: Path) -> Path:
     _annex_sheet(wb.create_sheet("附件分解表"), data)
     _sheet(wb.create_sheet("任务台账"), LEDGER_COLUMNS, ledger.ledger(data), freeze="D2")
     _sheet(wb.create_sheet("滞后预警"), LAGGING_COLUMNS, data.lagging())
+    if data.reconciliation:
+        _sheet(wb.create_sheet("数据会审"), RECONCILE_COLUMNS, data.reconciliation, freeze="D2")
     _about_sheet(wb.create_sheet("说明"), data)
     for ws in wb.worksheets:
         if data.simulated:

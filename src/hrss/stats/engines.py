@@ -1,0 +1,93 @@
+"""SQL engines that run the indicator definitions: DuckDB (embedded, default) and Spark.
+
+Both take the same SQL text: ledgers are registered as temporary views named after the
+ledger, small tables (calendar, reference) as views over rows, and every statement the
+pipeline issues is ANSI SQL that DuckDB and Spark SQL both accept. Results come back as
+plain Python tuples; numbers are integers wherever the definitions allow, so the two
+engines can be compared exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import duckdb
+import pyarrow as pa
+
+# DuckDB type name → Arrow type, for small in-memory tables.
+ARROW_TYPES = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "INTEGER": pa.int32(), "DATE": pa.date32(), "DOUBLE": pa.float64(), "BOOLEAN": pa.bool_()}
+
+
+class Engine(Protocol):
+    name: str
+
+    def register_parquet(self, view: str, path: Path) -> None:
+        """Make `view` a temporary view over the Parquet file (or directory of files) at path."""
+
+    def register_rows(self, view: str, columns: Sequence[tuple[str, str]], rows: Sequence[tuple[Any, ...]]) -> None:
+        """Make `view` a temporary view over a small table given as rows; column types are DuckDB type names."""
+
+    def execute(self, sql: str) -> None:
+        """Run a statement that returns nothing (CREATE OR REPLACE TEMP VIEW …)."""
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run a query and return all its rows."""
+
+    def materialise(self, name: str, sql: str) -> None:
+        """Compute the query once and keep its result as the table `name` for later queries."""
+
+    def close(self) -> None: ...
+
+
+class DuckDBEngine:
+    """DuckDB in-process; only its built-in Parquet reader is used (no extension is loaded)."""
+
+    name = "duckdb"
+
+    def __init__(self, *, threads: int | None = None, memory_limit: str | None = None) -> None:
+        config: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+        if threads:
+            config["threads"] = threads
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        self.con = duckdb.connect(config=config)
+        self._tables: dict[str, pa.Table] = {}
+
+    def register_parquet(self, view: str, path: Path) -> None:
+        target = str(path / "*.parquet") if path.is_dir() else str(path)
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM read_parquet('{_quote(target)}')")
+
+    def register_rows(self, view: str, columns: Sequence[tuple[str, str]], rows: Sequence[tuple[Any, ...]]) -> None:
+        schema = pa.schema([(name, ARROW_TYPES[kind]) for name, kind in columns])
+        table = pa.Table.from_pylist([dict(zip([c for c, _ in columns], row, strict=True)) for row in rows], schema=schema)
+        self._tables[view] = table  # keep it alive while registered
+        self.con.register(view, table)
+
+    def execute(self, sql: str) -> None:
+        self.con.execute(sql)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql).fetchall()
+
+    def materialise(self, name: str, sql: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def make_engine(name: str, **options: Any) -> Engine:
+    """The engine called `name` (duckdb | spark)."""
+    if name == "duckdb":
+        return DuckDBEngine(**options)
+    if name == "spark":
+        from hrss.stats.spark import SparkEngine  # pyspark and a JVM are needed only here
+
+        return SparkEngine(**options)
+    raise ValueError(f"未知的计算引擎 {name!r} (unknown engine): duckdb | spark")
