@@ -173,3 +173,29 @@ def test_missing_register_is_an_error(plan, tmp_path: Path):
 
 def test_city_key_is_not_an_org_unit_code(plan):
     assert all(u.code != CITY for u in plan.org_units)
+
+
+@pytest.mark.slow
+def test_spark_gives_identical_results(plan, small: Path, full):
+    """The same definitions and SQL on Spark (local mode): every count and value identical."""
+    import importlib.util
+    import os
+    import shutil
+
+    if importlib.util.find_spec("pyspark") is None or not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI 必须测试 Spark 引擎 (CI must test the Spark engine): pyspark or Java missing")
+        pytest.skip("pyspark or Java is not installed")
+    from hrss.stats.engines import make_engine
+
+    engine = make_engine("spark")
+    try:
+        spark = compute(plan, load_definitions(plan), small, engine, AS_OF, today=TODAY)
+        last = compute(plan, load_definitions(plan), small, engine, AS_OF, since=AS_OF, today=TODAY)
+    finally:
+        engine.close()
+    assert spark.engine == "spark"
+    assert spark.counts == full.counts
+    assert spark.rows == full.rows
+    assert values(spark) == values(full)
+    assert values(last) == {k: v for k, v in values(full).items() if k[2] == "2025-12"}

@@ -215,7 +215,7 @@ class Scale:
 
 SCALES: dict[str, Scale] = {
     "small": Scale(persons=20_000, enterprises=1_000, event_factor=0.08),
-    "city": Scale(persons=10_000_000, enterprises=500_000, event_factor=85.0),
+    "city": Scale(persons=10_000_000, enterprises=500_000, event_factor=51.0),  # ~100M event rows
     "province": Scale(persons=85_000_000, enterprises=4_000_000, event_factor=700.0),
 }
 

@@ -51,7 +51,7 @@ def compute_cmd(
     engine: Annotated[EngineName, typer.Option(help="duckdb (默认, embedded) | spark (local mode)")] = EngineName.duckdb,
     since: Annotated[str | None, typer.Option("--since", help="只重算自该月起 YYYY-MM (incremental: months since)")] = None,
     folder: Annotated[Path | None, typer.Option("--dir", help="Ledger folder; default: HRSS_LEDGER_DIR.")] = None,
-    threads: Annotated[int | None, typer.Option(help="Engine threads; default: all cores.")] = None,
+    threads: Annotated[int | None, typer.Option(help="Engine threads; default: DuckDB all cores, Spark 2.")] = None,
     definitions_file: Annotated[
         Path | None, typer.Option("--definitions", help="统计口径文件 (definitions YAML); default: the shipped one.")
     ] = None,
