@@ -199,3 +199,27 @@ def test_spark_gives_identical_results(plan, small: Path, full):
     assert spark.rows == full.rows
     assert values(spark) == values(full)
     assert values(last) == {k: v for k, v in values(full).items() if k[2] == "2025-12"}
+
+
+def test_rejects_account_for_every_row_left_out(plan, small: Path, full, tmp_path: Path):
+    from hrss.stats.rejects import REASONS, write_rejects
+
+    out = tmp_path / "rejects.parquet"
+    summary = write_rejects(plan, small, out, today=TODAY)
+    rejected: dict[str, int] = {}
+    for s in summary:
+        assert s.reason in REASONS
+        rejected[s.ledger] = rejected.get(s.ledger, 0) + s.count
+    # nothing is dropped silently: rows read = rows used + rows rejected, ledger by ledger
+    for ledger, (rows, used) in full.rows.items():
+        assert rows == used + rejected.get(ledger, 0), ledger
+    # every dirty row of the answer key is among the rejects, and ID numbers are masked
+    rej = duckdb.sql(f"SELECT ledger, row_key, id_masked FROM read_parquet('{out}')").fetchall()
+    keys = {(a, b) for a, b, _ in rej}
+    dirt = duckdb.sql(
+        f"SELECT ledger, row_key FROM read_parquet('{small / '_dirt.parquet'}') "
+        "WHERE ledger NOT IN ('enterprises') AND NOT (ledger = 'persons' AND kind = 'missing' AND \"column\" <> 'id_number') "
+        "AND row_key IS NOT NULL AND row_key <> ''"
+    ).fetchall()
+    assert set(dirt) <= keys
+    assert all(m is None or "********" in m or m.endswith("***") for _, _, m in rej)

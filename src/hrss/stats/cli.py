@@ -100,7 +100,7 @@ def compute_cmd(
         out.print(f"分母为零、无比率的单位月份 (unit-months without a rate: zero denominator): {result.no_rate:,}")
     for code, why in result.skipped.items():
         out.print(f"[yellow]未计算 (skipped) {code}: {why}[/yellow]")
-    out.print("剔除记录的原因见 `hrss stats quality` (reasons for excluded rows: hrss stats quality)")
+    out.print("剔除明细见 `hrss stats rejects`，问题汇总见 `hrss stats quality` (row-level reasons: hrss stats rejects)")
 
 
 @stats_app.command("reconcile")
@@ -185,3 +185,27 @@ def export_cmd(
         )  # fmt: skip
     kind = "完整个人信息 (full personal data), 已记入审计日志 (audited)" if privileged else "个人信息已脱敏 (masked)"
     out.print(f"已导出 (exported) {rows:,} 行 → {out_file} ({kind})")
+
+
+@stats_app.command("rejects")
+def rejects_cmd(
+    ctx: typer.Context,
+    out_file: Annotated[Path | None, typer.Option("--out", help="剔除记录表 Parquet; default: <ledger dir>/_rejects.parquet")] = None,
+    folder: Annotated[Path | None, typer.Option("--dir", help="Ledger folder; default: HRSS_LEDGER_DIR.")] = None,
+) -> None:
+    """剔除记录表 (every ledger row the computation leaves out, with the reason; ID numbers masked)."""
+    from hrss.stats.rejects import REASONS, write_rejects
+
+    c = _root(ctx)
+    plan = c.ready()
+    ledger_dir = folder or c.settings.ledger_dir
+    if not (ledger_dir / "persons.parquet").is_file():
+        err.print(f"[red]{ledger_dir}: 缺少人员基础信息库 persons.parquet (the person register is missing)[/red]", highlight=False)
+        raise typer.Exit(1)
+    target = out_file or ledger_dir / "_rejects.parquet"
+    summary = write_rejects(plan, ledger_dir, target)
+    table = Table("台账 (ledger)", "原因 (reason)", "行数 (rows)", title=f"剔除记录 (rejects) → {target}")
+    for s in summary:
+        table.add_row(s.ledger, REASONS[s.reason], f"{s.count:,}")
+    out.print(table)
+    out.print(f"合计 (total): {sum(s.count for s in summary):,}")
