@@ -16,10 +16,10 @@ import secrets
 from dataclasses import replace
 from datetime import datetime, timedelta
 from hashlib import sha256
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, bindparam, delete, select
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from hrss.audit.service import Origin, naive_utc, record_from
 from hrss.auth.passwords import (
@@ -31,6 +31,7 @@ from hrss.auth.passwords import (
 )
 from hrss.auth.roles import ROLE_LABELS, SCOPED_ROLES, Role
 from hrss.auth.tables import ApiToken, User, WebSession
+from hrss.db import Base
 from hrss.plan.model import Plan
 from hrss.settings import Settings
 
@@ -347,23 +348,84 @@ def start_session(session: Session, user: User, *, client_addr: str | None, now:
     return token
 
 
+# "Who is asking" is one indexed round trip per request (the statements are built once).
+_SESSION_AND_USER = (
+    select(WebSession, User).outerjoin(User, User.id == WebSession.user_id).where(WebSession.id == bindparam("digest"))
+)
+_TOKEN_AND_USER = (
+    select(ApiToken, User).outerjoin(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == bindparam("digest"))
+)
+
+
+def _labelled(cls: type[Base], prefix: str) -> list[Any]:
+    return [column.label(prefix + column.key) for column in cls.__table__.columns]
+
+
+# The read-only twins select plain columns: ORM loading costs more than the query itself,
+# and they run on every web request.
+_PEEK_SESSION = select(*_labelled(WebSession, "s_"), *_labelled(User, "u_")).outerjoin(
+    User.__table__, User.id == WebSession.user_id).where(WebSession.id == bindparam("digest"))
+_PEEK_TOKEN = select(*_labelled(ApiToken, "t_"), *_labelled(User, "u_")).outerjoin(
+    User.__table__, User.id == ApiToken.user_id).where(ApiToken.token_hash == bindparam("digest"))
+
+B = TypeVar("B", bound=Base)
+
+
+def _detached(cls: type[B], row: Any, prefix: str) -> B:
+    """The object of cls in a plain row, as a session would leave it once closed: detached,
+    every column loaded."""
+    obj = cls(**{key[len(prefix):]: value for key, value in row._mapping.items() if key.startswith(prefix)})
+    make_transient_to_detached(obj)
+    return obj
+
+
+class Lookup(NamedTuple):
+    """What a read-only look at a cookie or token found. `user` is None when it does not
+    sign anyone in; `write` tells that the writing twin (load_session, user_for_api_token)
+    would change the store: note the use (at most every TOUCH_INTERVAL) or end the session."""
+
+    user: User | None
+    web_session: WebSession | None
+    write: bool
+
+
+def _judge_session(ws: WebSession, user: User | None, settings: Settings, at: datetime) -> tuple[bool, bool]:
+    """(valid, to be noted as used)."""
+    idle = at - ws.last_seen_at >= timedelta(minutes=settings.session_idle_minutes)
+    too_old = at - ws.created_at >= timedelta(hours=settings.session_absolute_hours)
+    if user is None or not user.is_active or idle or too_old:
+        return False, False
+    return True, at - ws.last_seen_at >= TOUCH_INTERVAL  # not a write per request: idle timeouts are minutes
+
+
+def peek_session(conn: Connection, token: str, *, settings: Settings, now: datetime) -> Lookup:
+    """load_session without writing: what it would return (detached objects), and whether
+    it would write."""
+    row = conn.execute(_PEEK_SESSION, {"digest": _digest(token)}).first()
+    if row is None:
+        return Lookup(None, None, False)
+    ws = _detached(WebSession, row, "s_")
+    user = _detached(User, row, "u_") if row.u_id is not None else None
+    valid, touch = _judge_session(ws, user, settings, naive_utc(now))
+    return Lookup(user, ws, touch) if valid else Lookup(None, None, True)
+
+
 def load_session(session: Session, token: str, *, settings: Settings,
                  now: datetime) -> tuple[User, WebSession] | None:
     """The user and session behind a cookie token, and mark it used; None when unknown,
     idle for HRSS_SESSION_IDLE_MINUTES, older than HRSS_SESSION_ABSOLUTE_HOURS, or the
     user is disabled (an expired session is deleted)."""
     at = naive_utc(now)
-    ws = session.get(WebSession, _digest(token))
-    if ws is None:
+    row = session.execute(_SESSION_AND_USER, {"digest": _digest(token)}).first()
+    if row is None:
         return None
-    user = session.get(User, ws.user_id)
-    idle = at - ws.last_seen_at >= timedelta(minutes=settings.session_idle_minutes)
-    too_old = at - ws.created_at >= timedelta(hours=settings.session_absolute_hours)
-    if user is None or not user.is_active or idle or too_old:
+    ws, user = row
+    valid, touch = _judge_session(ws, user, settings, at)
+    if not valid:
         session.delete(ws)
         session.flush()
         return None
-    if at - ws.last_seen_at >= TOUCH_INTERVAL:  # not a write per request: idle timeouts are minutes
+    if touch:
         ws.last_seen_at = at
         session.flush()
     return user, ws
@@ -420,16 +482,36 @@ def revoke_api_token(session: Session, token_id: int, *, origin: Origin | None =
     return True
 
 
+def _judge_token(row: ApiToken, user: User | None, at: datetime) -> tuple[bool, bool]:
+    """(valid, to be noted as used)."""
+    if row.revoked or user is None or not user.is_active:
+        return False, False
+    return True, row.last_used_at is None or at - row.last_used_at >= TOUCH_INTERVAL
+
+
+def peek_api_token(conn: Connection, token: str, now: datetime) -> Lookup:
+    """user_for_api_token without writing: whom the token signs in (a detached object),
+    and whether the call would note its use."""
+    found = conn.execute(_PEEK_TOKEN, {"digest": _digest(token)}).first()
+    if found is None:
+        return Lookup(None, None, False)
+    row = _detached(ApiToken, found, "t_")
+    user = _detached(User, found, "u_") if found.u_id is not None else None
+    valid, touch = _judge_token(row, user, naive_utc(now))
+    return Lookup(user, None, touch) if valid else Lookup(None, None, False)
+
+
 def user_for_api_token(session: Session, token: str, now: datetime) -> User | None:
     """The active user a valid, unrevoked token belongs to (its last use is noted)."""
-    row = session.execute(select(ApiToken).where(ApiToken.token_hash == _digest(token))).scalar_one_or_none()
-    if row is None or row.revoked:
+    found = session.execute(_TOKEN_AND_USER, {"digest": _digest(token)}).first()
+    if found is None:
         return None
-    user = session.get(User, row.user_id)
-    if user is None or not user.is_active:
-        return None
+    row, user = found
     at = naive_utc(now)
-    if row.last_used_at is None or at - row.last_used_at >= TOUCH_INTERVAL:
+    valid, touch = _judge_token(row, user, at)
+    if not valid:
+        return None
+    if touch:
         row.last_used_at = at
         session.flush()
     return user

@@ -177,9 +177,15 @@ def is_simulated(session: Session, plan: Plan) -> bool:
 
 def load_demo(session: Session, plan: Plan, values: list[NewValue], *, force: bool = False) -> int | None:
     """Replace the reported values with the simulated ones; None if real data would be lost."""
-    real = select(ImportBatch.id).where(ImportBatch.plan_id == plan.id, ImportBatch.source != SIMULATED)
+    # real reported figures (imported or entered); computed (实名制) values are not touched
+    real = select(ImportBatch.id).where(ImportBatch.plan_id == plan.id, ImportBatch.source == "reported")
     if not force and session.execute(select(exists(real))).scalar_one():
         return None
+    old = select(ImportBatch.id).where(ImportBatch.plan_id == plan.id, ImportBatch.source.in_((SIMULATED, "reported")))
+    old_batches = list(session.execute(old).scalars())
     session.execute(delete(ValueRecord).where(ValueRecord.plan_id == plan.id, ValueRecord.source == "reported"))
-    session.execute(delete(ImportBatch).where(ImportBatch.plan_id == plan.id, ImportBatch.source.in_((SIMULATED, "reported"))))
-    return store_values(session, plan, values, source="reported", source_name="模拟数据 (simulated demo data)", batch_source=SIMULATED)
+    # the new batch first, the old ones after: the newest batch id keeps rising (data_version)
+    stored = store_values(session, plan, values, source="reported", source_name="模拟数据 (simulated demo data)", batch_source=SIMULATED)
+    for i in range(0, len(old_batches), 500):
+        session.execute(delete(ImportBatch).where(ImportBatch.id.in_(old_batches[i : i + 500])))
+    return stored

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Connection, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from hrss.monitoring.engine import Evaluation, Evaluator
@@ -40,14 +40,27 @@ def evaluate(
     return Evaluator(plan, load_values(session, plan, source), thresholds).evaluate_all(as_of, org_unit)
 
 
-def data_version(session: Session, plan: Plan) -> tuple[int, int, int]:
-    """Changes whenever the values that count change: (newest import batch id, number of
-    values, sum of submission versions — every workflow step raises one). One round trip."""
-    batch = select(func.max(ImportBatch.id)).where(ImportBatch.plan_id == plan.id).scalar_subquery()
-    count = select(func.count(ValueRecord.id)).where(ValueRecord.plan_id == plan.id).scalar_subquery()
-    steps = select(func.sum(Submission.version)).where(Submission.plan_id == plan.id).scalar_subquery()
-    row = session.execute(select(batch, count, steps)).one()
-    return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
+_VERSION = select(
+    select(func.max(ImportBatch.id)).where(ImportBatch.plan_id == bindparam("plan_id")).scalar_subquery(),
+    select(func.count(ImportBatch.id)).where(ImportBatch.plan_id == bindparam("plan_id")).scalar_subquery(),
+    select(func.sum(Submission.version)).where(Submission.plan_id == bindparam("plan_id")).scalar_subquery(),
+)
+
+
+def data_version(session: Session | Connection, plan: Plan) -> tuple[int, int, int]:
+    """A version of the values that count, read on every web request: one round trip over
+    two small tables, never over the values themselves.
+
+    (newest import batch id, number of import batches, sum of submission versions).
+    Every change of values goes through `store_values`, which adds one import batch in the
+    same transaction, so the batch count rises with every such commit in whatever order
+    concurrent transactions commit (a newest id alone could hide an earlier-numbered
+    batch committed last on PostgreSQL). Every workflow step (submit, approve, return,
+    reopen) raises its submission's version. Only `load_demo` deletes batches, after
+    adding its own, so the newest id still rises there (SQLite reuses a deleted top rowid).
+    """
+    newest, batches, steps = session.execute(_VERSION, {"plan_id": plan.id}).one()
+    return int(newest or 0), int(batches or 0), int(steps or 0)
 
 
 def latest_month(session: Session, plan: Plan, source: str = "reported") -> int | None:

@@ -6,9 +6,10 @@ import csv
 import io
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
+from sqlalchemy.orm import Session
 
 from hrss.monitoring.periods import month_label
 from hrss.web.deps import (
@@ -17,8 +18,11 @@ from hrss.web.deps import (
     ExportDep,
     PlanDep,
     SessionDep,
+    as_of_month,
     bad_request,
+    read_version,
     resolve_as_of,
+    shared_view,
 )
 from hrss.web.security import ApiUser, api_user, require
 
@@ -46,38 +50,52 @@ def get_plan(exported: ExportDep) -> dict[str, Any]:
     return exported
 
 
-@router.get("/evaluation", summary="评估结果 (evaluation of every indicator × org unit)")
-def get_evaluation(
-    plan: PlanDep, cache: CacheDep, session: SessionDep, as_of: AsOfParam = None,
+@router.get("/evaluation", summary="评估结果 (evaluation of every indicator × org unit)", response_model=dict[str, Any])
+async def get_evaluation(
+    request: Request, plan: PlanDep, cache: CacheDep, as_of: AsOfParam = None,
     org: Annotated[str | None, Query(max_length=50, description="组织单位名称")] = None,
     indicator: Annotated[str | None, Query(max_length=10, description="指标代码")] = None,
-) -> dict[str, Any]:
-    month = resolve_as_of(as_of, cache, session)
-    snap = cache.snapshot(session, month)
-    rows = snap.evaluations
+) -> Response:
+    version = read_version(request)
+    month = await as_of_month(request, as_of, version)
+    unit = None
     if org is not None:
         unit = plan.org_unit(org)
         if unit is None:
             raise bad_request(f"未知组织单位: {org}", f"unknown org unit: {org}", 404)
-        rows = [e for e in rows if e.org_unit == unit.name]
-    if indicator is not None:
-        rows = [e for e in rows if e.indicator_code == indicator]
-    return {"as_of": month_label(month), "simulated": snap.simulated, "results": [e.as_json() for e in rows]}
+
+    def build(session: Session) -> bytes:
+        snap = cache.snapshot(session, month)
+        rows = snap.evaluations
+        if unit is not None:
+            rows = [e for e in rows if e.org_unit == unit.name]
+        if indicator is not None:
+            rows = [e for e in rows if e.indicator_code == indicator]
+        return _JSON.dump_json({"as_of": month_label(month), "simulated": snap.simulated, "results": [e.as_json() for e in rows]})
+
+    if indicator is not None and getattr(plan.find_indicator(indicator), "code", None) != indicator:
+        indicator = "-"  # not a code: selects nothing; one cache entry for all of them
+    return _json(await shared_view(request, version, ("api/evaluation", month, unit.name if unit else None, indicator), build))
 
 
-@router.get("/indicators/{code}", summary="单个指标 (one indicator: by org unit and monthly trend)")
-def get_indicator(code: str, plan: PlanDep, exported: ExportDep, cache: CacheDep, session: SessionDep,
-                  as_of: AsOfParam = None) -> dict[str, Any]:
+@router.get("/indicators/{code}", summary="单个指标 (one indicator: by org unit and monthly trend)", response_model=dict[str, Any])
+async def get_indicator(code: str, request: Request, plan: PlanDep, exported: ExportDep, cache: CacheDep,
+                        as_of: AsOfParam = None) -> Response:
     ind = _indicator(plan, code)
-    month = resolve_as_of(as_of, cache, session)
-    snap = cache.snapshot(session, month)
-    return {
-        "indicator": _indicator_json(exported, ind.code),
-        "as_of": month_label(month),
-        "simulated": snap.simulated,
-        "by_org_unit": [e.as_json() for e in snap.for_indicator(ind.code)],
-        "trend": snap.trend(plan, ind),
-    }
+    version = read_version(request)
+    month = await as_of_month(request, as_of, version)
+
+    def build(session: Session) -> bytes:
+        snap = cache.snapshot(session, month)
+        return _JSON.dump_json({
+            "indicator": _indicator_json(exported, ind.code),
+            "as_of": month_label(month),
+            "simulated": snap.simulated,
+            "by_org_unit": [e.as_json() for e in snap.for_indicator(ind.code)],
+            "trend": snap.trend(plan, ind),
+        })
+
+    return _json(await shared_view(request, version, ("api/indicator", ind.code, month), build))
 
 
 @router.get("/indicators/{code}/evaluation.csv", summary="下载分地区评估 (CSV)", response_class=Response,
@@ -96,6 +114,15 @@ def get_indicator_csv(code: str, plan: PlanDep, cache: CacheDep, session: Sessio
         "\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{ind.code}-{snap.as_of}.csv"'},
     )
+
+
+# JSON bodies are encoded once per data version and cached: the same bytes FastAPI would
+# make for the declared response_model (pydantic's encoder), the same for every caller.
+_JSON: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
+
+
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
 
 
 def _indicator_json(exported: dict[str, Any], code: str) -> dict[str, Any]:

@@ -33,11 +33,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     engine = make_engine(settings.database_url)
     plan = prepare_store(engine, settings.plan_file)
+    # Short reads made on the event loop itself (who is asking, the data version): a pool
+    # of their own, so that the loop never waits for a connection held by a worker thread
+    # whose clean-up is itself waiting for the loop.
+    read_engine = make_engine(settings.database_url)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         engine.dispose()
+        read_engine.dispose()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -51,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    app.state.read_engine = read_engine  # event loop only, never held across an await
     app.state.plan = plan
     app.state.plan_export = export_plan(plan)
     app.state.cache = EvaluationCache(plan, settings.thresholds)

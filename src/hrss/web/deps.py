@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated, Any
+from collections.abc import Callable, Hashable, Iterator
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from hrss.monitoring.periods import PeriodError, parse_as_of
+from hrss.monitoring.service import data_version
 from hrss.plan.model import Plan
 from hrss.web.i18n import LANGS
-from hrss.web.views import EvaluationCache
+from hrss.web.views import DEFAULT_MONTH, EvaluationCache, Version
+
+T = TypeVar("T")
 
 
 def _session(request: Request) -> Iterator[Session]:
@@ -19,19 +23,23 @@ def _session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def _plan(request: Request) -> Plan:
+# Dependencies that only read app state are `async def`: FastAPI runs a plain `def`
+# dependency in the thread pool, one hop per dependency per request.
+
+
+async def _plan(request: Request) -> Plan:
     return request.app.state.plan
 
 
-def _export(request: Request) -> dict[str, Any]:
+async def _export(request: Request) -> dict[str, Any]:
     return request.app.state.plan_export
 
 
-def _cache(request: Request) -> EvaluationCache:
+async def _cache(request: Request) -> EvaluationCache:
     return request.app.state.cache
 
 
-def _lang(request: Request, lang: Annotated[str | None, Query(max_length=2)] = None) -> str:
+async def _lang(request: Request, lang: Annotated[str | None, Query(max_length=2)] = None) -> str:
     chosen = lang or request.cookies.get("lang") or "zh"
     return chosen if chosen in LANGS else "zh"
 
@@ -53,10 +61,47 @@ LangDep = Annotated[str, Depends(_lang)]
 AsOfParam = Annotated[str | None, Query(max_length=7, pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="截至月份 YYYY-MM")]
 
 
-def resolve_as_of(raw: str | None, cache: EvaluationCache, session: Session) -> int:
-    if raw is None:
-        return cache.default_month(session)
+def _parse_as_of(raw: str) -> int:
     try:
         return parse_as_of(raw)
     except PeriodError as exc:
         raise bad_request(str(exc), "invalid as-of month", 422) from exc
+
+
+def resolve_as_of(raw: str | None, cache: EvaluationCache, session: Session) -> int:
+    return cache.default_month(session) if raw is None else _parse_as_of(raw)
+
+
+# The busiest read-only views (dashboard, indicator and evaluation API) are `async def`
+# and, when what they show is cached, run without a thread hop: the data version is read
+# on the event loop (one small query, app.state.read_engine) and the cached item is looked up.
+# Only a miss goes to the thread pool, to evaluate and render with a store session.
+
+
+def read_version(request: Request) -> Version:
+    """The data version, read on the event loop (a Core connection: no ORM session to set up)."""
+    with request.app.state.read_engine.connect() as conn:
+        return data_version(conn, request.app.state.plan)
+
+
+async def shared_view(request: Request, version: Version, key: tuple[Hashable, ...], build: Callable[[Session], T]) -> T:
+    """A derived item (`EvaluationCache.derived`) for version: from the cache on the event
+    loop, or built once in the thread pool with a store session of its own."""
+    cache: EvaluationCache = request.app.state.cache
+    found, value = cache.peek(key, version)
+    if found:
+        return value  # type: ignore[no-any-return]
+
+    def work() -> T:
+        with request.app.state.sessions() as session:
+            cache.pin_version(session, version)
+            return cache.derived(session, key, lambda: build(session))
+
+    return await run_in_threadpool(work)
+
+
+async def as_of_month(request: Request, raw: str | None, version: Version) -> int:
+    """resolve_as_of for the async views."""
+    if raw is not None:
+        return _parse_as_of(raw)
+    return await shared_view(request, version, DEFAULT_MONTH, request.app.state.cache.newest_month)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
+from sqlalchemy.orm import Session
 
+from hrss.monitoring.completeness import local_today
 from hrss.monitoring.periods import month_label
 from hrss.plan.model import ATTRIBUTE_LABELS, TARGET_KIND_LABELS
 from hrss.web.deps import (
@@ -15,8 +19,11 @@ from hrss.web.deps import (
     LangDep,
     PlanDep,
     SessionDep,
+    as_of_month,
     bad_request,
+    read_version,
     resolve_as_of,
+    shared_view,
 )
 from hrss.web.i18n import measure_help
 from hrss.web.security import PageUser, Principal
@@ -32,19 +39,42 @@ def render(request: Request, name: str, lang: str, me: Principal, context: dict[
     return response
 
 
+@dataclass(frozen=True)
+class Section:
+    """A rendered part of a page that is the same for every user who may see it."""
+
+    html: Markup
+    simulated: bool
+
+
+def render_shared(request: Request, name: str, lang: str, context: dict[str, Any]) -> Markup:
+    """Render a template that holds no per-user data: it gets no `me` and no `request`,
+    so it may be cached and shown to every user."""
+    template = request.app.state.templates.get_template(name)
+    return Markup(template.render({"lang": lang, "plan": request.app.state.plan, **context}))
+
+
 @router.get("/", response_class=HTMLResponse)
-def dashboard(request: Request, plan: PlanDep, cache: CacheDep, session: SessionDep, lang: LangDep, me: PageUser, as_of: AsOfParam = None) -> Response:
-    month = resolve_as_of(as_of, cache, session)
-    snap = cache.snapshot(session, month)
-    cards = [e for e in snap.city(plan) if plan.indicator(e.indicator_code).source == "表2"]
-    grid = cache.reporting(session, month // 12, request.app.state.settings.report_deadline_day)
-    cells = [c for c in (grid.cell(u, month) for u in grid.units) if c is not None]
-    return render(request, "dashboard.html", lang, me, {
-        "reporting": grid.by_month.get(month), "year": month // 12,
-        "not_received": [c for c in cells if c.due and not c.received],
-        "as_of": month_label(month), "cards": cards, "warnings": snap.warnings()[:30], "simulated": snap.simulated,
-        "annex": [e for e in snap.city(plan) if plan.indicator(e.indicator_code).source != "表2"],
-    })
+async def dashboard(request: Request, plan: PlanDep, cache: CacheDep, lang: LangDep, me: PageUser, as_of: AsOfParam = None) -> Response:
+    version = read_version(request)
+    month = await as_of_month(request, as_of, version)
+    deadline_day = request.app.state.settings.report_deadline_day
+
+    def build(session: Session) -> Section:
+        snap = cache.snapshot(session, month)
+        cards = [e for e in snap.city(plan) if plan.indicator(e.indicator_code).source == "表2"]
+        grid = cache.reporting(session, month // 12, deadline_day)
+        cells = [c for c in (grid.cell(u, month) for u in grid.units) if c is not None]
+        return Section(render_shared(request, "_dashboard_body.html", lang, {
+            "reporting": grid.by_month.get(month), "year": month // 12,
+            "not_received": [c for c in cells if c.due and not c.received],
+            "as_of": month_label(month), "cards": cards, "warnings": snap.warnings()[:30],
+            "annex": [e for e in snap.city(plan) if plan.indicator(e.indicator_code).source != "表2"],
+        }), snap.simulated)
+
+    # the reporting panel depends on today's date too (deadlines pass)
+    body = await shared_view(request, version, ("dashboard", month, lang, local_today()), build)
+    return render(request, "dashboard.html", lang, me, {"body": body.html, "simulated": body.simulated})
 
 
 @router.get("/indicators/{code}", response_class=HTMLResponse)

@@ -17,10 +17,20 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from hrss.audit.service import Origin, utcnow
 from hrss.auth.roles import can
-from hrss.auth.service import load_session, password_change_required, user_for_api_token
+from hrss.auth.service import (
+    Lookup,
+    load_session,
+    password_change_required,
+    peek_api_token,
+    peek_session,
+    user_for_api_token,
+)
 from hrss.auth.tables import User, WebSession
 
 SESSION_COOKIE = "hrss_session"
@@ -62,29 +72,52 @@ def client_addr(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def _principal(request: Request) -> Principal | None:
-    settings = request.app.state.settings
+def _lookup(request: Request, db: Session | Connection) -> Lookup:
+    """The cookie's or bearer token's user. Given a Session, through the writing functions
+    (note the use, end an expired session) in its transaction; given a Connection, read only."""
     now = utcnow()
     auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        token = auth[7:].strip()
+        if isinstance(db, Session):
+            return Lookup(user_for_api_token(db, token, now), None, False)
+        return peek_api_token(db, token, now)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return Lookup(None, None, False)
+    settings = request.app.state.settings
+    if isinstance(db, Session):
+        found = load_session(db, cookie, settings=settings, now=now)
+        return Lookup(found[0], found[1], False) if found else Lookup(None, None, False)
+    return peek_session(db, cookie, settings=settings, now=now)
+
+
+def _as_principal(request: Request, found: Lookup) -> Principal | None:
+    if found.user is None:
+        return None
+    return Principal(found.user, found.web_session, request_id(request), client_addr(request))
+
+
+def _principal(request: Request) -> Principal | None:
+    """Who is asking, for code already running in a worker thread: one transaction."""
     with request.app.state.sessions.begin() as session:
-        if auth.lower().startswith("bearer "):
-            user = user_for_api_token(session, auth[7:].strip(), now)
-            ws = None
-        else:
-            token = request.cookies.get(SESSION_COOKIE)
-            found = load_session(session, token, settings=settings, now=now) if token else None
-            user, ws = found if found else (None, None)
-        if user is None:
-            return None
-        session.expunge(user)
-        if ws is not None:
-            session.expunge(ws)
-    return Principal(user, ws, request_id(request), client_addr(request))
+        return _as_principal(request, _lookup(request, session))
 
 
-def page_user(request: Request) -> Principal:
+async def _principal_on_loop(request: Request) -> Principal | None:
+    """Who is asking, for the dependencies: one indexed read on the event loop (no thread
+    hop, app.state.read_engine); the rare write (a use noted every 30 s, an expired session
+    ended) goes to the thread pool in its own transaction."""
+    with request.app.state.read_engine.connect() as conn:
+        found = _lookup(request, conn)
+    if found.write:
+        return await run_in_threadpool(_principal, request)
+    return _as_principal(request, found)
+
+
+async def page_user(request: Request) -> Principal:
     """A signed-in person, or a redirect to the sign-in page."""
-    principal = _principal(request)
+    principal = await _principal_on_loop(request)
     if principal is None:
         raise LoginRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
     if principal.web_session is not None and password_change_required(principal.user, request.app.state.settings, utcnow()):
@@ -92,9 +125,9 @@ def page_user(request: Request) -> Principal:
     return principal
 
 
-def api_user(request: Request) -> Principal:
+async def api_user(request: Request) -> Principal:
     """A signed-in person or a token holder, or 401 JSON."""
-    principal = _principal(request)
+    principal = await _principal_on_loop(request)
     if principal is None:
         raise HTTPException(401, detail={"message": "请先登录或提供有效的 API 令牌", "message_en": "sign in or send a valid API token"},
                             headers={"WWW-Authenticate": "Bearer"})

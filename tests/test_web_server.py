@@ -1,0 +1,43 @@
+"""How `hrss serve` runs uvicorn: TCP_NODELAY on every connection, no access log."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from hrss.web.server import SERVER_OPTIONS
+
+
+def test_connections_on_a_socket_bound_by_uvicorn_get_tcp_nodelay() -> None:
+    """With --workers N uvicorn binds the socket itself (Config.bind_socket, proto 0) and
+    asyncio then leaves Nagle's algorithm on: each keep-alive response would wait ~40 ms
+    for the client's delayed ACK (uvicorn issue #3149). The protocol sets it itself."""
+    app = Starlette(routes=[Route("/", lambda request: PlainTextResponse("ok"))])
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, **SERVER_OPTIONS)  # type: ignore[arg-type]
+    sock = config.bind_socket()  # the multi-worker path
+    assert sock.proto == 0
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            if server.started:
+                break
+            time.sleep(0.05)
+        with socket.create_connection(sock.getsockname()[:2]) as client:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert client.recv(1024).startswith(b"HTTP/1.1 200")
+            [connection] = list(server.server_state.connections)
+            accepted = connection.transport.get_extra_info("socket")  # type: ignore[union-attr]
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+    assert config.access_log is False
