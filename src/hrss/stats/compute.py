@@ -14,10 +14,24 @@ Cleaning, the same for every measure:
   reporting unit of the plan, its date lies in the plan period and not after the month
   computed, and no required field is empty; each ledger key counts once (duplicates).
 
+How the work is laid out, so that ~100M event rows take under a minute on two cores
+(bench/bench_stats.py, docs/benchmarks.md):
+- `persons_ok` is computed once, as (ID number, pk) with pk the first 17 digits as an
+  integer, so that grouping by person is on an integer; the check is arithmetic on that
+  number rather than ~70 string functions per row.
+- ledger by ledger, the clean rows are materialised once (CLEAN: key, org unit index,
+  person key, the dates the measures use and one flag per measure condition); all the
+  ledger's measures and its rows-used count read that table, and the next ledger's
+  replaces it, so memory holds the persons and one ledger.
+- ID numbers are looked up as they are unless they need normalising (`id_key`), because
+  translate() is the slowest step of cleaning.
+- measures of a ledger that count keys by the same date share one aggregation (`queries`).
+
 Incremental: `since` limits the work to the months [since, as_of]. Flow measures then
 scan only those months (first_in_year: from January of since's year, to know who was
 already counted); measures that need history (first_ever, active) fold everything
-before `since` into one bucket.
+before `since` into one bucket. Rows read and used are then those of the months
+recomputed.
 """
 
 from __future__ import annotations
@@ -44,6 +58,7 @@ COMPUTED = "computed"
 CITY = "*"  # the org unit key of city-wide rows
 ACTIVE_FLOOR = SPELL_FLOOR  # the earliest start of a spell in force (as the quality report checks)
 SUM_SCALE = 10_000  # sums are added as integers of 1/10000 of the measure's unit
+CLEAN = "hrss_clean"  # the clean rows of the ledger being computed (one ledger at a time)
 # Full-width digits, x and spaces → ASCII; the two spaces have no counterpart and are dropped.
 _NORMAL_FROM = "０１２３４５６７８９ｘＸx　 "
 _NORMAL_TO = "0123456789XXX"
@@ -60,7 +75,7 @@ class ComputeResult:
     last: int
     values: list[NewValue] = field(default_factory=list)
     counts: dict[tuple[str, str], dict[tuple[str, int], int]] = field(default_factory=dict)  # measure results
-    rows: dict[str, tuple[int, int]] = field(default_factory=dict)  # ledger → (rows, rows used)
+    rows: dict[str, tuple[int, int]] = field(default_factory=dict)  # ledger → (rows, rows used); incremental: of the months recomputed
     skipped: dict[str, str] = field(default_factory=dict)  # indicator → why
     no_rate: int = 0  # unit-months of a rate with a zero denominator (no value)
     seconds: float = 0.0
@@ -97,6 +112,64 @@ def id_valid_sql(col: str, today: date) -> str:
         f"AND {year} >= 1900 AND {mon} BETWEEN 1 AND 12 AND {day} >= 1 AND {day} <= {month_days} "
         f"AND {year} * 10000 + {mon} * 100 + {day} <= {today.year * 10000 + today.month * 100 + today.day}"
     )
+
+
+def id_key(col: str) -> str:
+    """The text in col as `persons_ok` holds ID numbers: col itself when it is plain ASCII
+    without spaces or a lower-case x, else normalised(col).
+
+    For every text whose normalised form is a valid ID number this equals normalised(col)
+    (plain ASCII without x or spaces normalises only by upper-casing, which changes nothing
+    in digits and X), so looking it up in `persons_ok` gives the same answer; but translate()
+    — by far the slowest step of cleaning — runs only for the few rows that need it."""
+    return (
+        f"CASE WHEN bit_length({col}) = 8 * length({col}) AND instr({col}, ' ') = 0 AND instr({col}, 'x') = 0 "
+        f"THEN {col} ELSE {normalised(col)} END"
+    )
+
+
+def _digits(n: str, a: int, b: int) -> str:
+    """Digits a..b (1-based) of the 17-digit BIGINT n, as an exact DOUBLE: `/` divides in
+    DOUBLE on both engines, and dividend (digits × 10^k) and divisor are exact in DOUBLE."""
+    low = 10 ** (17 - b)
+    return f"(({n} % {10 ** (18 - a)} - {n} % {low}) / {low})"
+
+
+def person_ids_sql(today: date) -> str:
+    """`persons_ok`: (id_number, pk) of the register's valid ID numbers.
+
+    The same rules as id_valid_sql (normalised, GB 11643: 17 digits, a known province
+    prefix, a real birth date not after today, the MOD 11-2 check character), laid out in
+    steps so that each is computed once per row: the first 17 characters are read as one
+    number with TRY_CAST — kept only if it prints back as exactly those characters, so
+    signs, spaces, exponents and the like never pass — and digits, birth date and the
+    weighted sum are arithmetic on it. pk, that number, identifies a valid ID number (its
+    check character follows from it), so grouping by person later is on an integer."""
+    first17 = "substr(p, 1, 17)"
+    weighted = " + ".join(f"{_digits('n', i + 1, i + 1)} * {w}" for i, w in enumerate(RESIDENT_WEIGHTS))
+    keyed = f"SELECT {id_key('id_number')} AS p FROM persons WHERE id_number IS NOT NULL"
+    cast = f"SELECT p, TRY_CAST({first17} AS BIGINT) AS t FROM ({keyed}) a"
+    number = f"SELECT p, CASE WHEN length(p) = 18 AND CAST(t AS STRING) = {first17} THEN t END AS n, substr(p, 18, 1) AS c FROM ({cast}) b"
+    fields = ", ".join(
+        f"CAST({expr} AS INTEGER) AS {name}"
+        for name, expr in (("pre", _digits("n", 1, 2)), ("y", _digits("n", 7, 10)), ("mo", _digits("n", 11, 12)),
+                           ("dy", _digits("n", 13, 14)), ("s", f"({weighted})"))
+    )  # fmt: skip
+    parts = f"SELECT n, c, {fields} FROM ({number}) c"
+    prefixes = ", ".join(str(int(p)) for p in sorted(REGION_PREFIXES))
+    leap = "((y % 4 = 0 AND y % 100 <> 0) OR y % 400 = 0)"
+    month_days = f"CASE WHEN mo IN (4, 6, 9, 11) THEN 30 WHEN mo = 2 THEN CASE WHEN {leap} THEN 29 ELSE 28 END ELSE 31 END"
+    valid = (
+        f"SELECT n, c FROM ({parts}) d WHERE pre IN ({prefixes}) "
+        f"AND substr('{RESIDENT_CHECK_CHARS}', s % 11 + 1, 1) = c "
+        f"AND y >= 1900 AND mo BETWEEN 1 AND 12 AND dy >= 1 AND dy <= {month_days} "
+        f"AND y * 10000 + mo * 100 + dy <= {today.year * 10000 + today.month * 100 + today.day}"
+    )
+    # The text is the number printed back with its check character. A number the register holds
+    # twice is kept twice, on purpose: every measure counts each ledger key once (COUNT DISTINCT,
+    # MAX or MIN per key), so the repeated event rows the join makes for it change nothing, and
+    # de-duplicating 10M numbers would cost more than it saves.
+    return f"SELECT CAST(n AS STRING) || c AS id_number, n AS pk FROM ({valid}) v"
 
 
 def complete_sql(ledger: str) -> str:
@@ -144,7 +217,12 @@ def month_start(index: int) -> date:
 
 
 class Pipeline:
-    """Runs measures on an engine whose ledgers are registered; caches each measure's result."""
+    """Runs measures on an engine whose ledgers are registered; caches each measure's result.
+
+    Work is done ledger by ledger (`run`): the ledger's clean rows are materialised once as
+    CLEAN — key, org unit, person key and only the columns its measures use — and every
+    measure of that ledger, and the rows-used count, read that table. CLEAN is replaced by
+    the next ledger's, so memory holds the persons and one ledger at a time."""
 
     def __init__(self, plan: Plan, engine: Engine, ledger_dir: Path, first: int, last: int, today: date) -> None:
         self.plan = plan
@@ -157,74 +235,183 @@ class Pipeline:
         for name in sorted(self.present & (set(LEDGERS) | {"reference"})):
             engine.register_parquet(name, ledger_dir / f"{name}.parquet")
         self.units = {u.code: u for u in plan.leaves(plan.city_unit.name)}
-        engine.register_rows("hrss_units", [("code", "VARCHAR")], [(c,) for c in sorted(self.units)])
-        pid = normalised("id_number")
-        engine.materialise(
-            "persons_ok",
-            f"SELECT DISTINCT {pid} AS id_number FROM persons WHERE id_number IS NOT NULL AND {id_valid_sql(pid, today)}",
-        )
+        self.codes = sorted(self.units)  # CLEAN holds a unit as its index here (-1: the city)
+        engine.register_rows("hrss_units", [("code", "VARCHAR"), ("ui", "INTEGER")], [(c, i) for i, c in enumerate(self.codes)])
+        engine.materialise("persons_ok", person_ids_sql(today))
         self._cache: dict[Measure, dict[tuple[str, int], int]] = {}
+        self._rows: dict[str, tuple[int, int]] = {}
         self.reference = self._reference() if "reference" in self.present else None
 
     # --- SQL ------------------------------------------------------------------------
 
-    def _rows(self, m: Measure, lo: date, hi: date, *, date_col: str | None = None, extra: str = "") -> str:
-        """The FROM … WHERE of a measure's clean rows, dated by date_col within [lo, hi]."""
-        assert m.ledger is not None
-        d = date_col or m.date
-        conds = [
-            complete_sql(m.ledger), dates_ok_sql(m.ledger, self.plan_start, self.plan_end),
-            f"{d} >= {_day(lo)}", f"{d} <= {_day(hi)}",
-            "org_unit IN (SELECT code FROM hrss_units)",
-            f"{normalised('id_number')} IN (SELECT id_number FROM persons_ok)",
-        ]  # fmt: skip
-        if m.where:
-            conds.append(f"({m.where})")
-        if extra:
-            conds.append(extra)
-        return f"FROM {m.ledger} WHERE " + " AND ".join(conds)
-
-    def sql(self, m: Measure) -> list[str]:
-        """The queries of a measure; each returns (org unit code or '*', month index, count[, sign])."""
-        key = LEDGERS[m.ledger].key if m.ledger else ""
-        hi = month_end(self.last)
+    def _range(self, m: Measure) -> tuple[date, str]:
+        """(first day, extra condition) of the rows a measure reads; the last day is month_end(last)."""
+        assert m.date is not None
         if m.kind in ("count", "sum"):
-            src = self._rows(m, month_start(self.first), hi)
-            x = f"CAST(ROUND({m.column} * {SUM_SCALE}) AS BIGINT)" if m.kind == "sum" else "1"
-            inner = f"SELECT org_unit AS u, {month_key(m.date)} AS m, {key} AS k, {x} AS x {src}"
-            if m.kind == "count":
-                return [f"SELECT u, m, COUNT(DISTINCT k) FROM ({inner}) t GROUP BY u, m"]
-            return [f"SELECT u, m, SUM(x) FROM (SELECT u, m, k, MAX(x) AS x FROM ({inner}) t GROUP BY u, m, k) s GROUP BY u, m"]
-        if m.kind in ("first_in_year", "first_ever"):
-            lo = date(month_start(self.first).year, 1, 1) if m.kind == "first_in_year" else self.plan_start
-            src = self._rows(m, lo, hi)
-            per_year = f", year({m.date})" if m.kind == "first_in_year" else ""
-            pid = normalised("id_number")
-            fd = month_key("fd")
-            unit = f"SELECT u, {fd} AS m, COUNT(*) FROM (SELECT {pid} AS p, org_unit AS u, MIN({m.date}) AS fd {src} GROUP BY {pid}, org_unit{per_year}) t GROUP BY u, {fd}"
-            city = f"SELECT '{CITY}' AS u, {fd} AS m, COUNT(*) FROM (SELECT {pid} AS p, MIN({m.date}) AS fd {src} GROUP BY {pid}{per_year}) t GROUP BY {fd}"
-            return [unit, city]
+            return month_start(self.first), ""
+        if m.kind == "first_in_year":
+            return date(month_start(self.first).year, 1, 1), ""
+        if m.kind == "first_ever":
+            return self.plan_start, ""
         if m.kind == "active":
-            before = self.first - 1
-            valid_end = f"({m.end} IS NULL OR {m.end} > {m.date})"
-            starts = self._rows(m, ACTIVE_FLOOR, hi, extra=valid_end)
-            ends = self._rows(m, ACTIVE_FLOOR, hi, extra=f"{m.end} IS NOT NULL AND {m.end} > {m.date} AND {m.end} <= {_day(hi)}")
-            return [
-                f"SELECT u, m, COUNT(DISTINCT k) FROM (SELECT org_unit AS u, GREATEST({month_key(m.date)}, {before}) AS m, {key} AS k {starts}) t GROUP BY u, m",
-                f"SELECT u, m, -COUNT(DISTINCT k) FROM (SELECT org_unit AS u, GREATEST({month_key(m.end)}, {before}) AS m, {key} AS k {ends}) t GROUP BY u, m",
-            ]
+            return ACTIVE_FLOOR, f"({m.end} IS NULL OR {m.end} > {m.date})"
         raise ComputeError(f"measure kind {m.kind} has no SQL")
 
+    def _where(self, m: Measure, flags: dict[str, str] | None = None) -> str:
+        """The WHERE of a measure's rows: its date range and its condition — in CLEAN, the
+        flag column that holds the condition's value."""
+        assert m.date is not None
+        lo, own = self._range(m)
+        cond = (flags or {}).get(m.where or "", m.where)
+        conds = [f"{m.date} >= {_day(lo)}", f"{m.date} <= {_day(month_end(self.last))}"]
+        conds += [f"({c})" for c in (cond, own) if c]
+        return " AND ".join(conds)
+
+    @staticmethod
+    def flags(measures: list[Measure]) -> dict[str, str]:
+        """The measures' conditions → the name of the CLEAN column holding each one's value."""
+        wheres = dict.fromkeys(m.where for m in measures if m.where)
+        return {w: f"w{i}" for i, w in enumerate(wheres)}
+
+    def rows_range(self, ledger: str) -> tuple[str, date]:
+        """(date column, first day) of the rows counted in `rows`: the whole plan period (spells
+        from ACTIVE_FLOOR), or in an incremental run the months recomputed."""
+        spec = LEDGERS[ledger]
+        col = spec.date_column or next(c.name for c in spec.columns if c.type == "DATE")
+        if self.first > month_index(self.plan.start_year, 1):
+            return col, month_start(self.first)
+        return col, ACTIVE_FLOOR if spec.kind == "spells" else self.plan_start
+
+    def clean_sql(self, ledger: str, measures: list[Measure]) -> str:
+        """The ledger's clean rows that the measures and the rows count need: k (key), u (org
+        unit index), p (person key), the date and amount columns the measures use, under their
+        own names, and a flag column per measure condition (w0, w1, …) — narrow rows, so that
+        writing and re-reading them is cheap."""
+        spec = LEDGERS[ledger]
+        rows_col, rows_lo = self.rows_range(ledger)
+        hi = _day(month_end(self.last))
+        wanted = {rows_col} | {c for m in measures for c in (m.date, m.end, m.column) if c}
+        columns = [c.name for c in spec.columns if c.name in wanted]
+        flags = self.flags(measures)
+        # a row is kept if the rows count or any measure reads it (each re-applies its own condition)
+        parts = [(rows_col, rows_lo, f"{rows_col} >= {_day(rows_lo)} AND {rows_col} <= {hi}")]
+        parts += [(m.date or "", self._range(m)[0], self._where(m)) for m in measures]
+        conds = [
+            complete_sql(ledger), dates_ok_sql(ledger, self.plan_start, self.plan_end),
+            "(" + " OR ".join(f"({w})" for _, _, w in parts) + ")",
+        ]  # fmt: skip
+        if all(col == spec.date_column for col, _, _ in parts):  # a plain range lets the reader skip row groups
+            conds.insert(0, f"{spec.date_column} >= {_day(min(lo for _, lo, _ in parts))} AND {spec.date_column} <= {hi}")
+        keep = "".join(f", {c}" for c in columns)
+        keep += "".join(f", CASE WHEN ({w}) THEN TRUE ELSE FALSE END AS {f}" for w, f in flags.items())
+        inner = (f"SELECT {spec.key} AS k, n.ui AS u, {id_key('id_number')} AS i{keep} "
+                 f"FROM {ledger} JOIN hrss_units n ON org_unit = n.code WHERE " + " AND ".join(conds))  # fmt: skip
+        outer = "".join(f", e.{c}" for c in [*columns, *flags.values()])
+        return f"SELECT e.k, e.u, o.pk AS p{outer} FROM ({inner}) e JOIN persons_ok o ON e.i = o.id_number"
+
+    def queries(self, measures: list[Measure]) -> list[tuple[str, list[Measure], int]]:
+        """The queries over CLEAN that compute the measures (all of one ledger), as (SQL,
+        measures, sign). A query returns (org unit index in `codes`, or -1 for the city; month
+        index) and then, for
+        each of its measures, (value, keys counted); a measure has an entry for a unit-month
+        only where it counted a key, and its value there is added × sign.
+
+        Flows (count, sum) by the same date column share one query, and so do the starts
+        and the ends of spells (active) with the same dates: one pass groups the rows by
+        (unit, month, key) with a flag per measure — does a row of this key pass the
+        measure's condition — so that each key counts once per measure as COUNT(DISTINCT)
+        would, with a single hash aggregation however many measures there are."""
+        out: list[tuple[str, list[Measure], int]] = []
+        flags = self.flags(measures)
+        flows: dict[str, list[Measure]] = {}
+        spells: dict[tuple[str, str], list[Measure]] = {}
+        for m in measures:
+            assert m.date is not None
+            if m.kind in ("count", "sum"):
+                flows.setdefault(m.date, []).append(m)
+            elif m.kind == "active":
+                spells.setdefault((m.date, m.end or ""), []).append(m)
+            elif m.kind in ("first_in_year", "first_ever"):
+                # each person's first row (a year) in each unit and city-wide (u NULL), in one pass
+                year = m.kind == "first_in_year"
+                rows = f"SELECT p, u, {m.date} AS d{f', year({m.date}) AS y' if year else ''} FROM {CLEAN} WHERE {self._where(m, flags)}"
+                sets = "(p, u, y), (p, y)" if year else "(p, u), (p)"
+                first = f"SELECT u, MIN(d) AS fd FROM ({rows}) r GROUP BY GROUPING SETS ({sets})"
+                fd = month_key("fd")
+                out.append((f"SELECT COALESCE(u, -1) AS u, {fd} AS m, COUNT(*), COUNT(*) FROM ({first}) t GROUP BY COALESCE(u, -1), {fd}", [m], 1))
+            else:
+                raise ComputeError(f"measure kind {m.kind} has no SQL")
+        hi = _day(month_end(self.last))
+        for d, group in flows.items():
+            lo = _day(month_start(self.first))
+            out.append((self._keyed(group, flags, f"{month_key(d)}", f"{d} >= {lo} AND {d} <= {hi}"), group, 1))
+        before = self.first - 1
+        for (d, end), group in spells.items():
+            rows = f"{d} >= {_day(ACTIVE_FLOOR)} AND {d} <= {hi} AND ({end} IS NULL OR {end} > {d})"
+            ends = f"{rows} AND {end} IS NOT NULL AND {end} <= {hi}"
+            out.append((self._keyed(group, flags, f"GREATEST({month_key(d)}, {before})", rows), group, 1))
+            out.append((self._keyed(group, flags, f"GREATEST({month_key(end)}, {before})", ends), group, -1))
+        return out
+
+    def _keyed(self, group: list[Measure], flags: dict[str, str], month: str, rows: str) -> str:
+        """One pass over CLEAN rows matching `rows` for measures that count each key once
+        per (unit, month): per measure, the keys with a row passing its condition (and for
+        a sum, the total of each such key's largest amount)."""
+        values, per_key, totals = [], [], []
+        for i, m in enumerate(group):
+            cond = flags[m.where] if m.where else "TRUE"
+            values.append(f"CASE WHEN {cond} THEN 1 ELSE 0 END AS f{i}")
+            per_key.append(f"MAX(f{i}) AS f{i}")
+            if m.kind == "sum":
+                values.append(f"CASE WHEN {cond} THEN CAST(ROUND({m.column} * {SUM_SCALE}) AS BIGINT) END AS x{i}")
+                per_key.append(f"MAX(x{i}) AS x{i}")
+                totals.append(f"SUM(x{i}), SUM(f{i})")
+            else:
+                totals.append(f"SUM(f{i}), SUM(f{i})")
+        if all(m.where for m in group):
+            rows += " AND (" + " OR ".join(dict.fromkeys(flags[m.where or ""] for m in group)) + ")"
+        inner = f"SELECT u, {month} AS m, k, {', '.join(values)} FROM {CLEAN} WHERE {rows}"
+        keyed = f"SELECT u, m, k, {', '.join(per_key)} FROM ({inner}) r GROUP BY u, m, k"
+        return f"SELECT u, m, {', '.join(totals)} FROM ({keyed}) t GROUP BY u, m"
+
     # --- results --------------------------------------------------------------------
+
+    def run(self, measures: list[Measure], progress: Callable[[str], None] | None = None) -> None:
+        """Compute the measures and the rows of every ledger present, one ledger at a time."""
+        by_ledger: dict[str, list[Measure]] = {}
+        for m in measures:
+            if m.ledger and m not in self._cache and m not in by_ledger.get(m.ledger, []):
+                by_ledger.setdefault(m.ledger, []).append(m)
+        ledgers = sorted((self.present & set(LEDGERS)) - {"persons", "enterprises"})
+        for name in ledgers:
+            if progress:
+                progress(name)
+            self._run_ledger(name, by_ledger.get(name, []))
+
+    def _run_ledger(self, ledger: str, measures: list[Measure]) -> None:
+        self.engine.materialise(CLEAN, self.clean_sql(ledger, measures))
+        found: dict[Measure, dict[tuple[str, int], int]] = {m: defaultdict(int) for m in measures}
+        for sql, group, sign in self.queries(measures):
+            for row in self.engine.query(sql):
+                key = (CITY if row[0] == -1 else self.codes[row[0]], int(row[1]))
+                for i, m in enumerate(group):
+                    value, keys = row[2 + 2 * i], row[3 + 2 * i]
+                    if keys:
+                        found[m][key] += sign * int(value)
+        self._cache.update({m: dict(v) for m, v in found.items()})
+        col, lo = self.rows_range(ledger)
+        hi = _day(month_end(self.last))
+        total = f"SELECT COUNT(*) FROM {ledger}"
+        if self.first > month_index(self.plan.start_year, 1):
+            total += f" WHERE {col} >= {_day(lo)} AND {col} <= {hi}"
+        used = f"SELECT COUNT(DISTINCT k) FROM {CLEAN} WHERE {col} >= {_day(lo)} AND {col} <= {hi}"
+        self._rows[ledger] = (int(self.engine.query(total)[0][0]), int(self.engine.query(used)[0][0]))
 
     def counts(self, m: Measure) -> dict[tuple[str, int], int]:
         """{(org unit code or '*', month index): count} for the measure (sums in 1/SUM_SCALE units)."""
         if m not in self._cache:
-            out: dict[tuple[str, int], int] = defaultdict(int)
-            for q in self.sql(m):
-                for u, mi, n in self.engine.query(q):
-                    out[(str(u), int(mi))] += int(n)
-            self._cache[m] = dict(out)
+            assert m.ledger is not None
+            self._run_ledger(m.ledger, [m])
         return self._cache[m]
 
     def _reference(self) -> dict[tuple[str, int], dict[str, int]]:
@@ -265,13 +452,11 @@ class Pipeline:
         return {i: per_month.get(i, 0) / scale for i in months}
 
     def ledger_rows(self, name: str) -> tuple[int, int]:
-        """(rows in the ledger file, rows that pass cleaning for any date in the plan period)."""
-        date_col = next(c.name for c in LEDGERS[name].columns if c.type == "DATE")
-        m = Measure(kind="count", unit="个", ledger=name, date=date_col)
-        lo = ACTIVE_FLOOR if name == "insurance_enrollments" else self.plan_start
-        total = self.engine.query(f"SELECT COUNT(*) FROM {name}")[0][0]
-        used = self.engine.query(f"SELECT COUNT(DISTINCT {LEDGERS[name].key}) {self._rows(m, lo, month_end(self.last))}")[0][0]
-        return int(total), int(used)
+        """(rows in the ledger file, rows that pass cleaning for any date in the plan period);
+        in an incremental run, of the rows dated in the months recomputed."""
+        if name not in self._rows:
+            self._run_ledger(name, [])
+        return self._rows[name]
 
 
 def compute(
@@ -297,13 +482,17 @@ def compute(
     result = ComputeResult(engine.name, first, as_of)
     indicators = {i.code: i for i in plan.indicators}
     units = [(code, u.name) for code, u in pipe.units.items()] + [(CITY, plan.city_unit.name)]
+    runnable: list[Definition] = []
     for d in definitions:
         missing = sorted({m.ledger for m in d.measures if m.ledger and m.ledger not in pipe.present})
         if any(m.kind == "reference" or m.base for m in d.measures) and pipe.reference is None:
             missing.append("reference")
         if missing:
             result.skipped[d.indicator] = f"缺少台账 (ledger missing): {', '.join(missing)}"
-            continue
+        else:
+            runnable.append(d)
+    pipe.run([m for d in runnable for m in d.measures if m.ledger], progress)
+    for d in runnable:
         if progress:
             progress(d.indicator)
         ind = indicators[d.indicator]
