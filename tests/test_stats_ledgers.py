@@ -4,6 +4,7 @@ incremental equals full, and the command line from compute to evaluate, reconcil
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from hrss.monitoring.periods import month_index
 from hrss.stats.compute import CITY, compute
 from hrss.stats.definitions import load_definitions
 from hrss.stats.engines import DuckDBEngine
+from hrss.stats.state import STATE_DIR
 
 TODAY = date(2026, 11, 26)
 AS_OF = month_index(2025, 12)
@@ -120,8 +122,61 @@ def test_dirt_never_reaches_a_value(plan, small: Path, full, tmp_path: Path):
 
 def test_one_new_month_equals_the_full_run(plan, small: Path, full):
     last = run(plan, small, since=AS_OF)
+    assert last.incremental  # from the state the full run kept
     expected = {k: v for k, v in values(full).items() if k[2] == "2025-12"}
     assert values(last) == expected
+    # and the same when re-reading the history instead (no state, e.g. the Spark engine)
+    engine = DuckDBEngine(threads=2)
+    try:
+        rescan = compute(plan, load_definitions(plan), small, engine, AS_OF, since=AS_OF, today=TODAY, keep_state=False)
+    finally:
+        engine.close()
+    assert not rescan.incremental and values(rescan) == expected
+
+
+def copy_ledgers(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(STATE_DIR))
+    return dst
+
+
+def test_new_months_use_the_kept_state_not_the_history(plan, small: Path, full, tmp_path: Path):
+    folder = copy_ledgers(small, tmp_path / "ledgers")
+    assert values(run(plan, folder)) == values(full)  # a full run keeps the state
+    assert (folder / STATE_DIR / "state.json").exists()
+    for since in (month_index(2025, 7), month_index(2024, 1)):  # mid-year and a January
+        got = run(plan, folder, since=since)
+        assert got.incremental
+        assert values(got) == {k: v for k, v in values(full).items() if month_index(*map(int, k[2].split("-"))) >= since}
+    # Proof that history is not re-read: drop every row before December from two ledgers of
+    # persons counted once (I10 graduates, I11 high-skill certificates, cumulative since 2021).
+    since = AS_OF
+    for ledger in ("graduates_attracted", "certificates"):
+        table = pq.read_table(folder / f"{ledger}.parquet")
+        pq.write_table(table.filter(pc.field("event_date") >= date(2025, 12, 1)), folder / f"{ledger}.parquet")
+    expected = {k: v for k, v in values(full).items() if k[2] == "2025-12"}
+    assert values(run(plan, folder, since=since)) == expected  # the kept state still knows who was counted
+    engine = DuckDBEngine(threads=2)
+    try:
+        rescan = compute(plan, load_definitions(plan), folder, engine, AS_OF, since=since, today=TODAY, keep_state=False)
+    finally:
+        engine.close()
+    city = ("I11", "徐州市", "2025-12")
+    assert values(rescan)[city][0] < expected[city][0]  # re-reading the cut history loses 2021–2025's firsts
+
+
+def test_no_usable_state_means_rereading(plan, small: Path, tmp_path: Path):
+    folder = copy_ledgers(small, tmp_path / "ledgers")
+    first = run(plan, folder, since=AS_OF)  # nothing kept yet
+    assert not first.incremental and not (folder / STATE_DIR / "state.json").exists()
+    definitions = load_definitions(plan)
+    engine = DuckDBEngine(threads=2)
+    try:
+        compute(plan, definitions, folder, engine, AS_OF, today=TODAY)  # keeps the state
+        fewer = compute(plan, definitions[:3], folder, engine, AS_OF, since=AS_OF, today=TODAY)
+    finally:
+        engine.close()
+    assert not fewer.incremental  # other definitions: the state is not theirs
+    assert values(fewer) == {k: v for k, v in values(first).items() if k[0] in {d.indicator for d in definitions[:3]}}
 
 
 def test_cli_compute_evaluate_reconcile_report(cli_env: str, small: Path, tmp_path: Path):

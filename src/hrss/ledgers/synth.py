@@ -30,6 +30,7 @@ per-unit lists) to keep IDs unique and let events refer to them.
 from __future__ import annotations
 
 import random
+import shutil
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -920,4 +921,6 @@ def generate(
 
         plan = load_plan()
     sc = SCALES[scale] if isinstance(scale, str) else scale
+    # what statistics kept of the ledgers being replaced (hrss.stats.state.STATE_DIR) no longer holds
+    shutil.rmtree(out_dir / "_state", ignore_errors=True)
     return Generator(plan, out_dir, sc, seed, dirt_rate, chunk_rows, progress).run()

@@ -96,6 +96,12 @@ def compute_cmd(
         f"已计算 (computed) {len(result.indicators)} 项指标 {month_label(result.first)}..{month_label(result.last)}, "
         f"写入 (stored) {stored:,} 条 (source=computed), 引擎 (engine) {result.engine}, {result.seconds:.1f} s"
     )
+    if first is not None:
+        out.print(
+            "增量计算：历史取自上次计算保存的状态 (incremental: history from the kept state)"
+            if result.incremental
+            else "增量计算：无可用的保存状态，已重读历史 (incremental: no usable kept state, history re-read)"
+        )
     if result.no_rate:
         out.print(f"分母为零、无比率的单位月份 (unit-months without a rate: zero denominator): {result.no_rate:,}")
     for code, why in result.skipped.items():

@@ -53,6 +53,7 @@ from hrss.plan.model import Plan
 from hrss.plan.units import factor
 from hrss.stats.definitions import REFERENCE_COLUMNS, Definition, Measure
 from hrss.stats.engines import Engine
+from hrss.stats.state import Counts, State, fingerprint, measure_id
 
 COMPUTED = "computed"
 CITY = "*"  # the org unit key of city-wide rows
@@ -78,6 +79,7 @@ class ComputeResult:
     rows: dict[str, tuple[int, int]] = field(default_factory=dict)  # ledger → (rows, rows used); incremental: of the months recomputed
     skipped: dict[str, str] = field(default_factory=dict)  # indicator → why
     no_rate: int = 0  # unit-months of a rate with a zero denominator (no value)
+    incremental: bool = False  # history came from the kept state (hrss.stats.state), not from rescanning
     seconds: float = 0.0
 
     @property
@@ -150,26 +152,27 @@ def person_ids_sql(today: date) -> str:
     keyed = f"SELECT {id_key('id_number')} AS p FROM persons WHERE id_number IS NOT NULL"
     cast = f"SELECT p, TRY_CAST({first17} AS BIGINT) AS t FROM ({keyed}) a"
     number = f"SELECT p, CASE WHEN length(p) = 18 AND CAST(t AS STRING) = {first17} THEN t END AS n, substr(p, 18, 1) AS c FROM ({cast}) b"
+    # (so a kept p is exactly the 17 digits of n and its check character)
     fields = ", ".join(
         f"CAST({expr} AS INTEGER) AS {name}"
         for name, expr in (("pre", _digits("n", 1, 2)), ("y", _digits("n", 7, 10)), ("mo", _digits("n", 11, 12)),
                            ("dy", _digits("n", 13, 14)), ("s", f"({weighted})"))
     )  # fmt: skip
-    parts = f"SELECT n, c, {fields} FROM ({number}) c"
+    parts = f"SELECT p, n, c, {fields} FROM ({number}) c"
     prefixes = ", ".join(str(int(p)) for p in sorted(REGION_PREFIXES))
     leap = "((y % 4 = 0 AND y % 100 <> 0) OR y % 400 = 0)"
     month_days = f"CASE WHEN mo IN (4, 6, 9, 11) THEN 30 WHEN mo = 2 THEN CASE WHEN {leap} THEN 29 ELSE 28 END ELSE 31 END"
     valid = (
-        f"SELECT n, c FROM ({parts}) d WHERE pre IN ({prefixes}) "
+        f"SELECT p, n FROM ({parts}) d WHERE pre IN ({prefixes}) "
         f"AND substr('{RESIDENT_CHECK_CHARS}', s % 11 + 1, 1) = c "
         f"AND y >= 1900 AND mo BETWEEN 1 AND 12 AND dy >= 1 AND dy <= {month_days} "
         f"AND y * 10000 + mo * 100 + dy <= {today.year * 10000 + today.month * 100 + today.day}"
     )
-    # The text is the number printed back with its check character. A number the register holds
+    # A number the register holds
     # twice is kept twice, on purpose: every measure counts each ledger key once (COUNT DISTINCT,
     # MAX or MIN per key), so the repeated event rows the join makes for it change nothing, and
     # de-duplicating 10M numbers would cost more than it saves.
-    return f"SELECT CAST(n AS STRING) || c AS id_number, n AS pk FROM ({valid}) v"
+    return f"SELECT p AS id_number, n AS pk FROM ({valid}) v"
 
 
 def complete_sql(ledger: str) -> str:
@@ -224,10 +227,17 @@ class Pipeline:
     measure of that ledger, and the rows-used count, read that table. CLEAN is replaced by
     the next ledger's, so memory holds the persons and one ledger at a time."""
 
-    def __init__(self, plan: Plan, engine: Engine, ledger_dir: Path, first: int, last: int, today: date) -> None:
+    def __init__(
+        self, plan: Plan, engine: Engine, ledger_dir: Path, first: int, last: int, today: date,
+        *, store: State | None = None, history: dict[str, Counts] | None = None, write: bool = False,
+    ) -> None:  # fmt: skip
+        """store: the kept state (engines that can export); history: its counts before `first`
+        when it covers them (history measures then read only months ≥ first); write: keep this
+        run's firsts in the store."""
         self.plan = plan
         self.engine = engine
         self.first, self.last = first, last
+        self.store, self.history, self.write = store, history, write
         self.plan_start, self.plan_end = date(plan.start_year, 1, 1), date(plan.end_year, 12, 31)
         self.present = {p.stem for p in ledger_dir.glob("*.parquet")}
         if "persons" not in self.present:
@@ -237,18 +247,36 @@ class Pipeline:
         self.units = {u.code: u for u in plan.leaves(plan.city_unit.name)}
         self.codes = sorted(self.units)  # CLEAN holds a unit as its index here (-1: the city)
         engine.register_rows("hrss_units", [("code", "VARCHAR"), ("ui", "INTEGER")], [(c, i) for i, c in enumerate(self.codes)])
-        engine.materialise("persons_ok", person_ids_sql(today))
+        self._persons(ledger_dir / "persons.parquet", today)
         self._cache: dict[Measure, dict[tuple[str, int], int]] = {}
         self._rows: dict[str, tuple[int, int]] = {}
         self.reference = self._reference() if "reference" in self.present else None
+
+    def _persons(self, register: Path, today: date) -> None:
+        """Materialise `persons_ok`, from the kept copy when it is of this register and day."""
+        if self.store is None:
+            self.engine.materialise("persons_ok", person_ids_sql(today))
+            return
+        path, fresh = self.store.persons_cache(register, today)
+        if fresh:
+            self.engine.register_parquet("hrss_persons_kept", path)
+            self.engine.materialise("persons_ok", "SELECT id_number, pk FROM hrss_persons_kept")
+            return
+        self.engine.materialise("persons_ok", person_ids_sql(today))
+        self.store.dir.mkdir(parents=True, exist_ok=True)
+        self.engine.export("SELECT id_number, pk FROM persons_ok", path)  # type: ignore[attr-defined]
+        self.store.persons_cached(register, today)
 
     # --- SQL ------------------------------------------------------------------------
 
     def _range(self, m: Measure) -> tuple[date, str]:
         """(first day, extra condition) of the rows a measure reads; the last day is month_end(last)."""
         assert m.date is not None
-        if m.kind in ("count", "sum"):
+        if m.kind in ("count", "sum") or (m.kind in ("first_in_year", "first_ever") and self.history is not None):
             return month_start(self.first), ""
+        if m.kind == "active" and self.history is not None:
+            # started in [first, last]; spells started before and ending in it are added by clean_sql
+            return month_start(self.first), f"({m.end} IS NULL OR {m.end} > {m.date})"
         if m.kind == "first_in_year":
             return date(month_start(self.first).year, 1, 1), ""
         if m.kind == "first_ever":
@@ -296,16 +324,25 @@ class Pipeline:
         # a row is kept if the rows count or any measure reads it (each re-applies its own condition)
         parts = [(rows_col, rows_lo, f"{rows_col} >= {_day(rows_lo)} AND {rows_col} <= {hi}")]
         parts += [(m.date or "", self._range(m)[0], self._where(m)) for m in measures]
-        conds = [
-            complete_sql(ledger), dates_ok_sql(ledger, self.plan_start, self.plan_end),
-            "(" + " OR ".join(f"({w})" for _, _, w in parts) + ")",
-        ]  # fmt: skip
+        sound = f"{complete_sql(ledger)} AND {dates_ok_sql(ledger, self.plan_start, self.plan_end)}"
+        conds = [sound, "(" + " OR ".join(f"({w})" for _, _, w in parts) + ")"]
         if all(col == spec.date_column for col, _, _ in parts):  # a plain range lets the reader skip row groups
             conds.insert(0, f"{spec.date_column} >= {_day(min(lo for _, lo, _ in parts))} AND {spec.date_column} <= {hi}")
         keep = "".join(f", {c}" for c in columns)
         keep += "".join(f", CASE WHEN ({w}) THEN TRUE ELSE FALSE END AS {f}" for w, f in flags.items())
-        inner = (f"SELECT {spec.key} AS k, n.ui AS u, {id_key('id_number')} AS i{keep} "
-                 f"FROM {ledger} JOIN hrss_units n ON org_unit = n.code WHERE " + " AND ".join(conds))  # fmt: skip
+        select = f"SELECT {spec.key} AS k, n.ui AS u, {id_key('id_number')} AS i{keep} FROM {ledger} JOIN hrss_units n ON org_unit = n.code"
+        inner = f"{select} WHERE " + " AND ".join(conds)
+        if self.history is not None:
+            # with the stock before `first` kept, spells started before it matter only if they end in
+            # [first, last]: a second branch of plain ranges (no OR), which the reader filters cheaply
+            lo = _day(month_start(self.first))
+            spells: dict[tuple[str | None, str | None], list[str]] = {}
+            for m in measures:
+                if m.kind == "active":
+                    spells.setdefault((m.date, m.end), []).append(f"({m.where})" if m.where else "TRUE")
+            for (d, end), wheres in spells.items():
+                ended = f"{end} >= {lo} AND {end} <= {hi} AND {d} < {lo} AND {d} >= {_day(ACTIVE_FLOOR)}"
+                inner += f" UNION ALL {select} WHERE {ended} AND ({' OR '.join(wheres)}) AND {sound}"
         outer = "".join(f", e.{c}" for c in [*columns, *flags.values()])
         return f"SELECT e.k, e.u, o.pk AS p{outer} FROM ({inner}) e JOIN persons_ok o ON e.i = o.id_number"
 
@@ -331,6 +368,8 @@ class Pipeline:
                 flows.setdefault(m.date, []).append(m)
             elif m.kind == "active":
                 spells.setdefault((m.date, m.end or ""), []).append(m)
+            elif m.kind in ("first_in_year", "first_ever") and self.write:
+                continue  # by _firsts, which keeps them
             elif m.kind in ("first_in_year", "first_ever"):
                 # each person's first row (a year) in each unit and city-wide (u NULL), in one pass
                 year = m.kind == "first_in_year"
@@ -349,6 +388,11 @@ class Pipeline:
         for (d, end), group in spells.items():
             rows = f"{d} >= {_day(ACTIVE_FLOOR)} AND {d} <= {hi} AND ({end} IS NULL OR {end} > {d})"
             ends = f"{rows} AND {end} IS NOT NULL AND {end} <= {hi}"
+            if self.history is not None:  # the stock before `first` is kept: only this run's starts and ends
+                lo = _day(month_start(self.first))
+                out.append((self._keyed(group, flags, month_key(d), f"{rows} AND {d} >= {lo}"), group, 1))
+                out.append((self._keyed(group, flags, month_key(end), f"{ends} AND {end} >= {lo}"), group, -1))
+                continue
             out.append((self._keyed(group, flags, f"GREATEST({month_key(d)}, {before})", rows), group, 1))
             out.append((self._keyed(group, flags, f"GREATEST({month_key(end)}, {before})", ends), group, -1))
         return out
@@ -374,6 +418,36 @@ class Pipeline:
         keyed = f"SELECT u, m, k, {', '.join(per_key)} FROM ({inner}) r GROUP BY u, m, k"
         return f"SELECT u, m, {', '.join(totals)} FROM ({keyed}) t GROUP BY u, m"
 
+    def _firsts(self, m: Measure, flags: dict[str, str]) -> dict[tuple[str, int], int]:
+        """A first_in_year / first_ever measure when the state is kept: each person's first
+        row (a year) in each unit and city-wide (u = -1), less those already counted before
+        `first` (the kept firsts); the new firsts are added to the kept ones."""
+        assert self.store is not None and m.date is not None
+        year = m.kind == "first_in_year"
+        rows = f"SELECT p, u, {m.date} AS d{f', year({m.date}) AS y' if year else ''} FROM {CLEAN} WHERE {self._where(m, flags)}"
+        sets = "(p, u, y), (p, y)" if year else "(p, u), (p)"
+        grouped = f"SELECT p, u, {'y' if year else '0'} AS y, MIN(d) AS fd FROM ({rows}) r GROUP BY GROUPING SETS ({sets})"
+        self.engine.materialise("hrss_first", f"SELECT p, COALESCE(u, -1) AS u, y, fd FROM ({grouped}) g")
+        mid = measure_id(m)
+        if self.history is not None:
+            lo = month_index(month_start(self.first).year, 1) if year else month_index(self.plan.start_year, 1)
+            if seen := self.store.firsts_files(mid, lo, self.first):
+                # the few new firsts probe the kept ones (a semi join built on the small side), then drop the hits
+                self.engine.register_files("hrss_seen", seen)  # type: ignore[attr-defined]
+                hits = "SELECT p, u, y FROM hrss_seen WHERE (p, u, y) IN (SELECT p, u, y FROM hrss_first)"
+                self.engine.materialise("hrss_hits", hits)
+                self.engine.materialise(
+                    "hrss_first",
+                    "SELECT f.* FROM hrss_first f LEFT JOIN hrss_hits h ON f.p = h.p AND f.u = h.u AND f.y = h.y WHERE h.p IS NULL",
+                )
+        self.store.drop_firsts(mid, self.first if self.history is not None else None)
+        folder = self.store.firsts_dir(mid)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        fm = month_key("fd")
+        self.engine.export(f"SELECT p, u, y, {fm} AS fm FROM hrss_first", folder, partition_by="fm")  # type: ignore[attr-defined]
+        counts = self.engine.query(f"SELECT u, {fm} AS m, COUNT(*) FROM hrss_first GROUP BY u, {fm}")
+        return {(CITY if u == -1 else self.codes[u], int(mi)): int(n) for u, mi, n in counts}
+
     # --- results --------------------------------------------------------------------
 
     def run(self, measures: list[Measure], progress: Callable[[str], None] | None = None) -> None:
@@ -398,6 +472,12 @@ class Pipeline:
                     value, keys = row[2 + 2 * i], row[3 + 2 * i]
                     if keys:
                         found[m][key] += sign * int(value)
+        flags = self.flags(measures)
+        for m in measures:
+            if self.write and m.kind in ("first_in_year", "first_ever"):
+                found[m].update(self._firsts(m, flags))
+            for key, n in (self.history or {}).get(measure_id(m), {}).items():  # months before `first`, kept
+                found[m][key] += n
         self._cache.update({m: dict(v) for m, v in found.items()})
         col, lo = self.rows_range(ledger)
         hi = _day(month_end(self.last))
@@ -469,8 +549,13 @@ def compute(
     since: int | None = None,
     today: date | None = None,
     progress: Callable[[str], None] | None = None,
+    keep_state: bool = True,
 ) -> ComputeResult:
-    """Compute every definition for every reporting org unit and the city, months [since, as_of]."""
+    """Compute every definition for every reporting org unit and the city, months [since, as_of].
+
+    With keep_state (and an engine that can export: DuckDB) the run keeps what the next
+    incremental run needs in `<ledger_dir>/_state` and, when `since` is given, uses what
+    an earlier run kept (see hrss.stats.state)."""
     started = time.perf_counter()
     first = since if since is not None else month_index(plan.start_year, 1)
     plan_first, plan_last = month_index(plan.start_year, 1), month_index(plan.end_year, 12)
@@ -478,7 +563,15 @@ def compute(
         raise ComputeError(
             f"月份超出规划期 (months outside the plan period): {month_label(first)}..{month_label(as_of)}"
         )
-    pipe = Pipeline(plan, engine, ledger_dir, first, as_of, today or date.today())
+    store = State(ledger_dir) if keep_state and hasattr(engine, "export") and ledger_dir.is_dir() else None
+    measures = [m for d in definitions for m in d.measures if m.ledger]
+    fp = fingerprint(measures, sorted(u.code for u in plan.leaves(plan.city_unit.name)))
+    history = store.history(fp, first) if store is not None and first > plan_first else None
+    write = store is not None and (first == plan_first or history is not None)
+    if write:
+        assert store is not None
+        store.invalidate()  # until this run's firsts are all written
+    pipe = Pipeline(plan, engine, ledger_dir, first, as_of, today or date.today(), store=store, history=history, write=write)
     result = ComputeResult(engine.name, first, as_of)
     indicators = {i.code: i for i in plan.indicators}
     units = [(code, u.name) for code, u in pipe.units.items()] + [(CITY, plan.city_unit.name)]
@@ -518,6 +611,10 @@ def compute(
     for name in sorted(pipe.present & set(LEDGERS)):
         if name != "persons" and name != "enterprises":
             result.rows[name] = pipe.ledger_rows(name)
+    if write:
+        assert store is not None
+        store.save(fp, as_of, {measure_id(m): pipe.counts(m) for m in measures if m.ledger in pipe.present})
+    result.incremental = history is not None
     result.seconds = time.perf_counter() - started
     return result
 

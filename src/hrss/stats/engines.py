@@ -74,6 +74,20 @@ class DuckDBEngine:
     def materialise(self, name: str, sql: str) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
 
+    # Kept state (hrss.stats.state) is written and read with DuckDB only; an engine without
+    # these two methods recomputes from the ledgers.
+
+    def export(self, sql: str, path: Path, partition_by: str | None = None) -> None:
+        """Write the query's rows to Parquet: one file at path, or a folder of
+        `<column>=<value>/` partitions added beside those already there."""
+        options = f", PARTITION_BY ({partition_by}), APPEND" if partition_by else ""
+        self.con.execute(f"COPY ({sql}) TO '{_quote(str(path))}' (FORMAT parquet{options})")
+
+    def register_files(self, view: str, paths: Sequence[Path]) -> None:
+        """Make `view` a temporary view over the given Parquet files (their columns only)."""
+        files = ", ".join(f"'{_quote(str(p))}'" for p in paths)
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM read_parquet([{files}])")
+
     def close(self) -> None:
         self.con.close()
 
