@@ -201,6 +201,10 @@ EXPECTATIONS: dict[tuple[str, str], list[Case]] = {
     ("GET", "/api/v1/completeness"): [Case(SIGNED_IN, lambda c, u: {"url": "/api/v1/completeness",
                                                                     "params": {"year": 2024}})],
     ("GET", "/ledger"): [Case(SIGNED_IN, lambda c, u: {"url": "/ledger"})],
+    # 数据会审 (reconcile.py)
+    ("GET", "/reconcile"): [Case(SIGNED_IN, lambda c, u: {"url": "/reconcile", "params": {"as_of": "2024-03"}})],
+    ("GET", "/api/v1/reconcile"): [Case(SIGNED_IN, lambda c, u: {"url": "/api/v1/reconcile",
+                                                                 "params": {"as_of": "2024-03"}})],
     ("POST", "/ledger/{commitment_id}"): [Case(REVIEW, lambda c, u: {
         "url": f"/ledger/{c.commitment}", "data": _form(c, status=NOTE_STATUSES[0], note="按月跟进")})],
     ("GET", "/reports"): [Case(EXPORT, lambda c, u: {"url": "/reports"})],

@@ -20,7 +20,7 @@ from hrss.db import make_engine, session_factory
 from hrss.plan.export import export_plan
 from hrss.plan.store import prepare_store
 from hrss.settings import Settings
-from hrss.web import account, admin, api, entry, pages, tracking
+from hrss.web import account, admin, api, entry, pages, reconcile, tracking
 from hrss.web.i18n import t
 from hrss.web.security import LoginRequired, PasswordChangeRequired, login_redirect
 from hrss.web.tracking_text import tt
@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(entry.router)
     app.include_router(admin.router)
     app.include_router(tracking.router)
+    app.include_router(reconcile.router)
     app.include_router(api.router, prefix="/api/v1")
 
     @app.exception_handler(LoginRequired)

@@ -28,6 +28,7 @@ TRACKING_TEXT: dict[str, tuple[str, str]] = {
     "deadline": ("截止日期", "Deadline"),
     "days_overdue": ("逾期天数", "Days overdue"),
     "state": ("状态", "State"),
+    "reconcile": ("数据会审", "Reconciliation"),
     # commitments ledger (任务台账)
     "ledger": ("任务台账", "Commitments"),
     "ledger_title": ("任务台账（规划量化承诺）", "Commitments ledger"),

@@ -1,0 +1,97 @@
+"""数据会审 in the web platform: reported beside computed values, flagged beyond the tolerance."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from hrss.audit.service import utcnow
+from hrss.auth.service import create_api_token, create_user, start_session
+from hrss.db import make_engine, transaction
+from hrss.monitoring.demo import build_demo, load_demo
+from hrss.monitoring.periods import month
+from hrss.monitoring.service import load_values
+from hrss.monitoring.values import NewValue, store_values
+from hrss.plan.store import prepare_store
+from hrss.settings import Settings
+from hrss.stats.compute import COMPUTED
+from hrss.web.app import create_app
+from web_helpers import PASSWORD
+
+MONTHS = [month(2024, m) for m in (1, 2, 3)]
+
+
+@pytest.fixture
+def client(db_url: str) -> Iterator[tuple[TestClient, dict[str, str], dict[str, float]]]:
+    """Demo reports; computed I01 for 丰县 equal to its reports and for 沛县 1.2 times them."""
+    settings = Settings(database_url=db_url)
+    engine = make_engine(db_url)
+    plan = prepare_store(engine)
+    with transaction(engine) as s:
+        load_demo(s, plan, build_demo(plan))
+        reported = load_values(s, plan, "reported")
+        i01 = next(i for i in plan.indicators if i.code == "I01")
+        ytd = {u: sum(reported.value(i01, u, p.first, p.last) or 0 for p in MONTHS) for u in ("丰县", "沛县")}
+        computed = [NewValue("I01", u, p, (reported.value(i01, u, p.first, p.last) or 0) * (1.2 if u == "沛县" else 1),
+                             None, None, 0) for u in ("丰县", "沛县") for p in MONTHS]  # fmt: skip
+        store_values(s, plan, computed, source=COMPUTED, source_name="实名制自动统计 (test)")
+        user, _ = create_user(s, username="leader", display_name="领导", role="leader", org_unit=None, plan=plan,
+                              settings=settings, password=PASSWORD)  # fmt: skip
+        cookie = start_session(s, user, client_addr="127.0.0.1", now=utcnow())
+        token = create_api_token(s, user, "会审")
+    with TestClient(create_app(settings)) as c:
+        yield c, {"Cookie": f"hrss_session={cookie}", "Authorization": f"Bearer {token}"}, ytd
+    engine.dispose()
+
+
+def test_reconcile_page_and_api(client) -> None:
+    c, headers, ytd = client
+    assert ytd["沛县"] > 0 and ytd["丰县"] > 0
+    data = c.get("/api/v1/reconcile", params={"as_of": "2024-03"}, headers={"Authorization": headers["Authorization"]}).json()
+    rows = {(r["indicator"], r["org_unit"]): r for r in data["rows"]}
+    feng, pei = rows[("I01", "丰县")], rows[("I01", "沛县")]
+    # 丰县: computed = reported month by month, so Jan–Mar totals agree
+    assert feng["reported"] == pytest.approx(ytd["丰县"]) and feng["difference"] == pytest.approx(0) and not feng["flagged"]
+    assert feng["basis"] == "1–3月累计"
+    # 沛县: computed = 1.2 × reported, so difference = S − 1.2 S = −0.2 S and relative = −0.2 S / 1.2 S = −1/6
+    assert pei["computed"] == pytest.approx(1.2 * ytd["沛县"])
+    assert pei["difference"] == pytest.approx(-0.2 * ytd["沛县"])
+    assert pei["relative"] == pytest.approx(-1 / 6) and pei["flagged"]  # |−16.7%| > 5%
+    # the city's computed value is the sum of its units' (only two here): S丰 + 1.2 S沛, far below
+    # the reported city total of all thirteen units, so flagged
+    city = rows[("I01", "徐州市")]
+    assert city["computed"] == pytest.approx(ytd["丰县"] + 1.2 * ytd["沛县"])
+    assert city["reported"] > city["computed"] and city["flagged"]
+    # a unit with reports and no computed value: one side only, flagged
+    assert rows[("I01", "邳州市")]["computed"] is None and rows[("I01", "邳州市")]["flagged"]
+    assert data["flagged"] == sum(r["flagged"] for r in data["rows"]) and data["compared"] == len(data["rows"])
+    only = c.get("/api/v1/reconcile", params={"as_of": "2024-03", "flagged": "true"}, headers=headers).json()
+    assert ("I01", "丰县") not in {(r["indicator"], r["org_unit"]) for r in only["rows"]}
+    assert len(only["rows"]) == data["flagged"]
+    page = c.get("/reconcile", params={"as_of": "2024-03"}, headers={"Cookie": headers["Cookie"]})
+    assert page.status_code == 200 and "数据会审" in page.text
+    row = re.search(r'<tr class="red" data-indicator="I01" data-unit="沛县"[^>]*>(.*?)</tr>', page.text, re.S)
+    assert row and "-16.7%" in row.group(1)
+    assert re.search(r'<tr class="green" data-indicator="I01" data-unit="丰县"', page.text)
+    english = c.get("/reconcile", params={"as_of": "2024-03", "lang": "en"}, headers={"Cookie": headers["Cookie"]})
+    assert "Reconciliation" in english.text and "Flagged" in english.text
+
+
+def test_reconcile_without_computed_values_says_what_to_run(db_url: str) -> None:
+    settings = Settings(database_url=db_url)
+    engine = make_engine(db_url)
+    plan = prepare_store(engine)
+    with transaction(engine) as s:
+        load_demo(s, plan, build_demo(plan))
+        user, _ = create_user(s, username="leader", display_name="领导", role="leader", org_unit=None, plan=plan,
+                              settings=settings, password=PASSWORD)  # fmt: skip
+        cookie = start_session(s, user, client_addr="127.0.0.1", now=utcnow())
+    with TestClient(create_app(settings)) as c:
+        page = c.get("/reconcile", params={"as_of": "2024-03"}, headers={"Cookie": f"hrss_session={cookie}"})
+        bad = c.get("/reconcile", params={"as_of": "2024-13"}, headers={"Cookie": f"hrss_session={cookie}"})
+    engine.dispose()
+    assert page.status_code == 200 and 'id="no-computed"' in page.text and "hrss stats compute --as-of 2024-03" in page.text
+    assert bad.status_code in (400, 422)
