@@ -5,6 +5,8 @@ Kept apart from `i18n.TEXT` so that this capability owns its words; `ta` works l
 
 from __future__ import annotations
 
+from hrss.web.i18n import text_in
+
 ADMIN_TEXT: dict[str, tuple[str, str]] = {
     # audit log (审计日志)
     "audit": ("审计日志", "Audit log"),
@@ -76,6 +78,4 @@ ADMIN_TEXT: dict[str, tuple[str, str]] = {
 
 def ta(key: str, lang: str, **values: object) -> str:
     """The administration text for key in lang, with {placeholders} filled from values."""
-    zh, en = ADMIN_TEXT[key]
-    text = en if lang == "en" else zh
-    return text.format(**values) if values else text
+    return text_in(ADMIN_TEXT, key, lang, **values)

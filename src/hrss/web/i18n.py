@@ -97,9 +97,15 @@ MEASURE_HELP: dict[str, tuple[str, str]] = {
 }
 
 
+def text_in(table: dict[str, tuple[str, str]], key: str, lang: str, **values: object) -> str:
+    """key's text of table in lang (Chinese unless "en"), {placeholders} filled from values."""
+    zh, en = table[key]
+    text = en if lang == "en" else zh
+    return text.format(**values) if values else text
+
+
 def t(key: str, lang: str) -> str:
-    zh, en = TEXT[key]
-    return en if lang == "en" else zh
+    return text_in(TEXT, key, lang)
 
 
 def measure_help(kind: str, lang: str) -> str:

@@ -20,6 +20,7 @@ from hrss.stats.definitions import load_definitions
 from hrss.stats.service import Reconciliation, reconcile
 from hrss.web.api import ERRORS
 from hrss.web.deps import AsOfParam, CacheDep, LangDep, PlanDep, SessionDep, resolve_as_of
+from hrss.web.i18n import text_in
 from hrss.web.pages import render
 from hrss.web.security import ApiUser, PageUser, require
 
@@ -51,9 +52,7 @@ RECONCILE_TEXT: dict[str, tuple[str, str]] = {
 
 
 def rt(key: str, lang: str, **values: object) -> str:
-    zh, en = RECONCILE_TEXT[key]
-    text = en if lang == "en" else zh
-    return text.format(**values) if values else text
+    return text_in(RECONCILE_TEXT, key, lang, **values)
 
 
 def _rows(request: Request, plan: Plan, session: Session, as_of: int) -> list[Reconciliation]:

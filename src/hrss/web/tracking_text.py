@@ -5,6 +5,8 @@ Kept apart from `i18n.TEXT` so that this capability owns its words; `tt` works l
 
 from __future__ import annotations
 
+from hrss.web.i18n import text_in
+
 TRACKING_TEXT: dict[str, tuple[str, str]] = {
     # completeness and timeliness (报送完整率与及时率)
     "completeness": ("报送情况", "Reporting"),
@@ -97,9 +99,7 @@ KIND_LABELS_EN = {"monthly": "Monthly brief", "annual": "Annual report", "midter
 
 def tt(key: str, lang: str, **values: object) -> str:
     """The tracking text for key in lang, with {placeholders} filled from values."""
-    zh, en = TRACKING_TEXT[key]
-    text = en if lang == "en" else zh
-    return text.format(**values) if values else text
+    return text_in(TRACKING_TEXT, key, lang, **values)
 
 
 def label(table: dict[str, tuple[str, str]], key: str, lang: str) -> str:
