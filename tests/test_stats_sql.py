@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hrss.ledgers.identifiers import check_resident_id, make_resident_id, resident_id_check_char
-from hrss.stats.compute import id_valid_sql, normalised
 from hrss.stats.definitions import DefinitionError, check_condition, load_definitions
 from hrss.stats.engines import DuckDBEngine
+from hrss.stats.sql import id_valid_sql, normalised, person_ids_sql
 
 TODAY = date(2026, 11, 26)
 
@@ -84,6 +84,42 @@ def test_sql_check_agrees_with_python(ids):
         assert sql_valid(engine, ids) == expected
     finally:
         engine.close()
+
+
+TRICKY = ["32038219900101e+3X", "+3203821990010100X", " 320382199001010019", "3203821990.1010019",
+          "32038219900101_000", "3.20382199001010E+17", "320382199001010019"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.builds(
+                make_resident_id,
+                st.sampled_from(["320321", "320382", "320302", "371302", "110101", "830000"]),
+                st.dates(date(1930, 1, 1), date(2025, 12, 31)),
+                st.integers(0, 999),
+            ),
+            st.text(alphabet="0123456789Xx e+._", min_size=15, max_size=19),
+            st.sampled_from(TRICKY),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_register_check_agrees_with_python(ids):
+    """person_ids_sql, the check the pipeline runs on the register (digits as arithmetic on one
+    TRY_CAST number), keeps exactly the numbers the Python checker accepts, each as its
+    normalised text with pk = its first 17 digits."""
+    engine = DuckDBEngine(threads=1)
+    try:
+        engine.register_rows("persons", [("id_number", "VARCHAR")], [(i,) for i in ids])
+        rows = engine.query(person_ids_sql(TODAY))
+    finally:
+        engine.close()
+    checked = [check_resident_id(i, today=TODAY) for i in ids]
+    assert sorted(r[0] for r in rows) == sorted(c.value for c in checked if c.ok)
+    assert all(pk == int(text[:17]) for text, pk in rows)
 
 
 def test_shipped_definitions_are_valid(plan):

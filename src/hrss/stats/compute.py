@@ -36,7 +36,6 @@ recomputed.
 
 from __future__ import annotations
 
-import calendar
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -44,8 +43,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from hrss.ledgers.identifiers import REGION_PREFIXES, RESIDENT_CHECK_CHARS, RESIDENT_WEIGHTS
-from hrss.ledgers.quality import LATER_DATES, OPTIONAL, SPELL_FLOOR
+from hrss.ledgers.quality import SPELL_FLOOR
 from hrss.ledgers.schema import LEDGERS
 from hrss.monitoring.periods import Period, month, month_index, month_label
 from hrss.monitoring.values import NewValue
@@ -53,6 +51,16 @@ from hrss.plan.model import Plan
 from hrss.plan.units import factor
 from hrss.stats.definitions import REFERENCE_COLUMNS, Definition, Measure
 from hrss.stats.engines import Engine
+from hrss.stats.sql import (
+    complete_sql,
+    date_literal,
+    dates_ok_sql,
+    id_key,
+    month_end,
+    month_key,
+    month_start,
+    person_ids_sql,
+)
 from hrss.stats.state import Counts, State, fingerprint, measure_id
 
 COMPUTED = "computed"
@@ -60,9 +68,6 @@ CITY = "*"  # the org unit key of city-wide rows
 ACTIVE_FLOOR = SPELL_FLOOR  # the earliest start of a spell in force (as the quality report checks)
 SUM_SCALE = 10_000  # sums are added as integers of 1/10000 of the measure's unit
 CLEAN = "hrss_clean"  # the clean rows of the ledger being computed (one ledger at a time)
-# Full-width digits, x and spaces → ASCII; the two spaces have no counterpart and are dropped.
-_NORMAL_FROM = "０１２３４５６７８９ｘＸx　 "
-_NORMAL_TO = "0123456789XXX"
 
 
 class ComputeError(ValueError):
@@ -85,138 +90,6 @@ class ComputeResult:
     @property
     def indicators(self) -> list[str]:
         return sorted({v.indicator for v in self.values})
-
-
-def normalised(col: str) -> str:
-    return f"upper(translate({col}, '{_NORMAL_FROM}', '{_NORMAL_TO}'))"
-
-
-def id_valid_sql(col: str, today: date) -> str:
-    """SQL that is true when the (normalised) text in col is a valid resident ID number.
-
-    Digits are read with instr('0123456789', c) - 1 rather than CAST, so that a stray
-    character makes the row invalid instead of failing the query on either engine."""
-
-    def dig(i: int) -> str:  # the digit at 1-based position i, or -1
-        return f"(instr('0123456789', substr({col}, {i}, 1)) - 1)"
-
-    digits = " AND ".join(f"{dig(i)} >= 0" for i in range(1, 18))
-    total = " + ".join(f"{dig(i + 1)} * {w}" for i, w in enumerate(RESIDENT_WEIGHTS))
-    year = f"({dig(7)} * 1000 + {dig(8)} * 100 + {dig(9)} * 10 + {dig(10)})"
-    mon = f"({dig(11)} * 10 + {dig(12)})"
-    day = f"({dig(13)} * 10 + {dig(14)})"
-    leap = f"(({year} % 4 = 0 AND {year} % 100 <> 0) OR {year} % 400 = 0)"
-    month_days = f"CASE WHEN {mon} IN (4, 6, 9, 11) THEN 30 WHEN {mon} = 2 THEN CASE WHEN {leap} THEN 29 ELSE 28 END ELSE 31 END"
-    prefixes = ", ".join(f"'{p}'" for p in sorted(REGION_PREFIXES))
-    return (
-        f"length({col}) = 18 AND {digits} AND substr({col}, 1, 2) IN ({prefixes}) "
-        f"AND substr('{RESIDENT_CHECK_CHARS}', ({total}) % 11 + 1, 1) = substr({col}, 18, 1) "
-        f"AND {year} >= 1900 AND {mon} BETWEEN 1 AND 12 AND {day} >= 1 AND {day} <= {month_days} "
-        f"AND {year} * 10000 + {mon} * 100 + {day} <= {today.year * 10000 + today.month * 100 + today.day}"
-    )
-
-
-def id_key(col: str) -> str:
-    """The text in col as `persons_ok` holds ID numbers: col itself when it is plain ASCII
-    without spaces or a lower-case x, else normalised(col).
-
-    For every text whose normalised form is a valid ID number this equals normalised(col)
-    (plain ASCII without x or spaces normalises only by upper-casing, which changes nothing
-    in digits and X), so looking it up in `persons_ok` gives the same answer; but translate()
-    — by far the slowest step of cleaning — runs only for the few rows that need it."""
-    return (
-        f"CASE WHEN bit_length({col}) = 8 * length({col}) AND instr({col}, ' ') = 0 AND instr({col}, 'x') = 0 "
-        f"THEN {col} ELSE {normalised(col)} END"
-    )
-
-
-def _digits(n: str, a: int, b: int) -> str:
-    """Digits a..b (1-based) of the 17-digit BIGINT n, as an exact DOUBLE: `/` divides in
-    DOUBLE on both engines, and dividend (digits × 10^k) and divisor are exact in DOUBLE."""
-    low = 10 ** (17 - b)
-    return f"(({n} % {10 ** (18 - a)} - {n} % {low}) / {low})"
-
-
-def person_ids_sql(today: date) -> str:
-    """`persons_ok`: (id_number, pk) of the register's valid ID numbers.
-
-    The same rules as id_valid_sql (normalised, GB 11643: 17 digits, a known province
-    prefix, a real birth date not after today, the MOD 11-2 check character), laid out in
-    steps so that each is computed once per row: the first 17 characters are read as one
-    number with TRY_CAST — kept only if it prints back as exactly those characters, so
-    signs, spaces, exponents and the like never pass — and digits, birth date and the
-    weighted sum are arithmetic on it. pk, that number, identifies a valid ID number (its
-    check character follows from it), so grouping by person later is on an integer."""
-    first17 = "substr(p, 1, 17)"
-    weighted = " + ".join(f"{_digits('n', i + 1, i + 1)} * {w}" for i, w in enumerate(RESIDENT_WEIGHTS))
-    keyed = f"SELECT {id_key('id_number')} AS p FROM persons WHERE id_number IS NOT NULL"
-    cast = f"SELECT p, TRY_CAST({first17} AS BIGINT) AS t FROM ({keyed}) a"
-    number = f"SELECT p, CASE WHEN length(p) = 18 AND CAST(t AS STRING) = {first17} THEN t END AS n, substr(p, 18, 1) AS c FROM ({cast}) b"
-    # (so a kept p is exactly the 17 digits of n and its check character)
-    fields = ", ".join(
-        f"CAST({expr} AS INTEGER) AS {name}"
-        for name, expr in (("pre", _digits("n", 1, 2)), ("y", _digits("n", 7, 10)), ("mo", _digits("n", 11, 12)),
-                           ("dy", _digits("n", 13, 14)), ("s", f"({weighted})"))
-    )  # fmt: skip
-    parts = f"SELECT p, n, c, {fields} FROM ({number}) c"
-    prefixes = ", ".join(str(int(p)) for p in sorted(REGION_PREFIXES))
-    leap = "((y % 4 = 0 AND y % 100 <> 0) OR y % 400 = 0)"
-    month_days = f"CASE WHEN mo IN (4, 6, 9, 11) THEN 30 WHEN mo = 2 THEN CASE WHEN {leap} THEN 29 ELSE 28 END ELSE 31 END"
-    valid = (
-        f"SELECT p, n FROM ({parts}) d WHERE pre IN ({prefixes}) "
-        f"AND substr('{RESIDENT_CHECK_CHARS}', s % 11 + 1, 1) = c "
-        f"AND y >= 1900 AND mo BETWEEN 1 AND 12 AND dy >= 1 AND dy <= {month_days} "
-        f"AND y * 10000 + mo * 100 + dy <= {today.year * 10000 + today.month * 100 + today.day}"
-    )
-    # A number the register holds
-    # twice is kept twice, on purpose: every measure counts each ledger key once (COUNT DISTINCT,
-    # MAX or MIN per key), so the repeated event rows the join makes for it change nothing, and
-    # de-duplicating 10M numbers would cost more than it saves.
-    return f"SELECT p AS id_number, n AS pk FROM ({valid}) v"
-
-
-def complete_sql(ledger: str) -> str:
-    """True when no required field of the ledger's row is empty (as the quality report counts)."""
-    conds = []
-    for col in LEDGERS[ledger].columns:
-        when = OPTIONAL.get((ledger, col.name))
-        conds.append(f"NOT ({col.name} IS NULL AND ({when}))" if when else f"{col.name} IS NOT NULL")
-    return " AND ".join(conds)
-
-
-def dates_ok_sql(ledger: str, start: date, end: date) -> str:
-    """True when the row's own dates are possible (as the quality report checks them),
-    whatever date a measure counts by: an event inside the plan period [start, end], a
-    second date (end_date, closed_date) not before the event nor after the period; a
-    spell starting from SPELL_FLOOR and ending after it starts."""
-    spec = LEDGERS[ledger]
-    last = _day(end)
-    if spec.kind == "spells":
-        return (f"start_date >= {_day(SPELL_FLOOR)} AND start_date <= {last} "
-                f"AND (end_date IS NULL OR (end_date > start_date AND end_date <= {last}))")  # fmt: skip
-    out = f"event_date >= {_day(start)} AND event_date <= {last}"
-    if later := LATER_DATES.get(ledger):
-        column = later.split()[0]
-        out += f" AND ({column} IS NULL OR (NOT ({later}) AND {column} <= {last}))"
-    return out
-
-
-def month_key(col: str) -> str:
-    return f"(year({col}) * 12 + month({col}) - 1)"
-
-
-def _day(d: date) -> str:
-    return f"DATE '{d.isoformat()}'"
-
-
-def month_end(index: int) -> date:
-    y, m = divmod(index, 12)
-    return date(y, m + 1, calendar.monthrange(y, m + 1)[1])
-
-
-def month_start(index: int) -> date:
-    y, m = divmod(index, 12)
-    return date(y, m + 1, 1)
 
 
 class Pipeline:
@@ -291,7 +164,7 @@ class Pipeline:
         assert m.date is not None
         lo, own = self._range(m)
         cond = (flags or {}).get(m.where or "", m.where)
-        conds = [f"{m.date} >= {_day(lo)}", f"{m.date} <= {_day(month_end(self.last))}"]
+        conds = [f"{m.date} >= {date_literal(lo)}", f"{m.date} <= {date_literal(month_end(self.last))}"]
         conds += [f"({c})" for c in (cond, own) if c]
         return " AND ".join(conds)
 
@@ -317,17 +190,17 @@ class Pipeline:
         writing and re-reading them is cheap."""
         spec = LEDGERS[ledger]
         rows_col, rows_lo = self.rows_range(ledger)
-        hi = _day(month_end(self.last))
+        hi = date_literal(month_end(self.last))
         wanted = {rows_col} | {c for m in measures for c in (m.date, m.end, m.column) if c}
         columns = [c.name for c in spec.columns if c.name in wanted]
         flags = self.flags(measures)
         # a row is kept if the rows count or any measure reads it (each re-applies its own condition)
-        parts = [(rows_col, rows_lo, f"{rows_col} >= {_day(rows_lo)} AND {rows_col} <= {hi}")]
+        parts = [(rows_col, rows_lo, f"{rows_col} >= {date_literal(rows_lo)} AND {rows_col} <= {hi}")]
         parts += [(m.date or "", self._range(m)[0], self._where(m)) for m in measures]
         sound = f"{complete_sql(ledger)} AND {dates_ok_sql(ledger, self.plan_start, self.plan_end)}"
         conds = [sound, "(" + " OR ".join(f"({w})" for _, _, w in parts) + ")"]
         if all(col == spec.date_column for col, _, _ in parts):  # a plain range lets the reader skip row groups
-            conds.insert(0, f"{spec.date_column} >= {_day(min(lo for _, lo, _ in parts))} AND {spec.date_column} <= {hi}")
+            conds.insert(0, f"{spec.date_column} >= {date_literal(min(lo for _, lo, _ in parts))} AND {spec.date_column} <= {hi}")
         keep = "".join(f", {c}" for c in columns)
         keep += "".join(f", CASE WHEN ({w}) THEN TRUE ELSE FALSE END AS {f}" for w, f in flags.items())
         select = f"SELECT {spec.key} AS k, n.ui AS u, {id_key('id_number')} AS i{keep} FROM {ledger} JOIN hrss_units n ON org_unit = n.code"
@@ -335,13 +208,13 @@ class Pipeline:
         if self.history is not None:
             # with the stock before `first` kept, spells started before it matter only if they end in
             # [first, last]: a second branch of plain ranges (no OR), which the reader filters cheaply
-            lo = _day(month_start(self.first))
+            lo = date_literal(month_start(self.first))
             spells: dict[tuple[str | None, str | None], list[str]] = {}
             for m in measures:
                 if m.kind == "active":
                     spells.setdefault((m.date, m.end), []).append(f"({m.where})" if m.where else "TRUE")
             for (d, end), wheres in spells.items():
-                ended = f"{end} >= {lo} AND {end} <= {hi} AND {d} < {lo} AND {d} >= {_day(ACTIVE_FLOOR)}"
+                ended = f"{end} >= {lo} AND {end} <= {hi} AND {d} < {lo} AND {d} >= {date_literal(ACTIVE_FLOOR)}"
                 inner += f" UNION ALL {select} WHERE {ended} AND ({' OR '.join(wheres)}) AND {sound}"
         outer = "".join(f", e.{c}" for c in [*columns, *flags.values()])
         return f"SELECT e.k, e.u, o.pk AS p{outer} FROM ({inner}) e JOIN persons_ok o ON e.i = o.id_number"
@@ -380,16 +253,16 @@ class Pipeline:
                 out.append((f"SELECT COALESCE(u, -1) AS u, {fd} AS m, COUNT(*), COUNT(*) FROM ({first}) t GROUP BY COALESCE(u, -1), {fd}", [m], 1))
             else:
                 raise ComputeError(f"measure kind {m.kind} has no SQL")
-        hi = _day(month_end(self.last))
+        hi = date_literal(month_end(self.last))
         for d, group in flows.items():
-            lo = _day(month_start(self.first))
+            lo = date_literal(month_start(self.first))
             out.append((self._keyed(group, flags, f"{month_key(d)}", f"{d} >= {lo} AND {d} <= {hi}"), group, 1))
         before = self.first - 1
         for (d, end), group in spells.items():
-            rows = f"{d} >= {_day(ACTIVE_FLOOR)} AND {d} <= {hi} AND ({end} IS NULL OR {end} > {d})"
+            rows = f"{d} >= {date_literal(ACTIVE_FLOOR)} AND {d} <= {hi} AND ({end} IS NULL OR {end} > {d})"
             ends = f"{rows} AND {end} IS NOT NULL AND {end} <= {hi}"
             if self.history is not None:  # the stock before `first` is kept: only this run's starts and ends
-                lo = _day(month_start(self.first))
+                lo = date_literal(month_start(self.first))
                 out.append((self._keyed(group, flags, month_key(d), f"{rows} AND {d} >= {lo}"), group, 1))
                 out.append((self._keyed(group, flags, month_key(end), f"{ends} AND {end} >= {lo}"), group, -1))
                 continue
@@ -480,11 +353,11 @@ class Pipeline:
                 found[m][key] += n
         self._cache.update({m: dict(v) for m, v in found.items()})
         col, lo = self.rows_range(ledger)
-        hi = _day(month_end(self.last))
+        hi = date_literal(month_end(self.last))
         total = f"SELECT COUNT(*) FROM {ledger}"
         if self.first > month_index(self.plan.start_year, 1):
-            total += f" WHERE {col} >= {_day(lo)} AND {col} <= {hi}"
-        used = f"SELECT COUNT(DISTINCT k) FROM {CLEAN} WHERE {col} >= {_day(lo)} AND {col} <= {hi}"
+            total += f" WHERE {col} >= {date_literal(lo)} AND {col} <= {hi}"
+        used = f"SELECT COUNT(DISTINCT k) FROM {CLEAN} WHERE {col} >= {date_literal(lo)} AND {col} <= {hi}"
         self._rows[ledger] = (int(self.engine.query(total)[0][0]), int(self.engine.query(used)[0][0]))
 
     def counts(self, m: Measure) -> dict[tuple[str, int], int]:

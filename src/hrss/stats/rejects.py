@@ -16,7 +16,7 @@ import duckdb
 
 from hrss.ledgers.schema import LEDGERS
 from hrss.plan.model import Plan
-from hrss.stats.compute import complete_sql, dates_ok_sql, id_valid_sql, normalised
+from hrss.stats.sql import complete_sql, dates_ok_sql, id_valid_sql, normalised
 
 REASONS = {
     "missing": "必填字段为空 (required field missing)",
