@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 from hrss.cli import app
 from hrss.ledgers.synth import generate
 from hrss.monitoring.periods import month_index
-from hrss.stats.compute import CITY, compute
+from hrss.stats.compute import CITY, ComputeError, compute
 from hrss.stats.definitions import load_definitions
 from hrss.stats.engines import DuckDBEngine
-from hrss.stats.state import STATE_DIR
+from hrss.stats.state import STATE_DIR, State
 
 TODAY = date(2026, 11, 26)
 AS_OF = month_index(2025, 12)
@@ -164,6 +164,13 @@ def test_new_months_use_the_kept_state_not_the_history(plan, small: Path, full, 
     assert values(rescan)[city][0] < expected[city][0]  # re-reading the cut history loses 2021–2025's firsts
 
 
+def test_a_second_run_at_the_same_time_is_refused(plan, small: Path, full, tmp_path: Path):
+    folder = copy_ledgers(small, tmp_path / "ledgers")
+    with State(folder).locked(), pytest.raises(ComputeError, match="另一个统计计算正在使用该台账目录"):
+        run(plan, folder)  # as if another process were computing on this folder
+    assert values(run(plan, folder)) == values(full)  # and once it is done
+
+
 def test_no_usable_state_means_rereading(plan, small: Path, tmp_path: Path):
     folder = copy_ledgers(small, tmp_path / "ledgers")
     first = run(plan, folder, since=AS_OF)  # nothing kept yet
@@ -220,8 +227,6 @@ def test_cli_compute_evaluate_reconcile_report(cli_env: str, small: Path, tmp_pa
 
 
 def test_missing_register_is_an_error(plan, tmp_path: Path):
-    from hrss.stats.compute import ComputeError
-
     with pytest.raises(ComputeError, match="persons.parquet"):
         run(plan, tmp_path)
 

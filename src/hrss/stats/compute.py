@@ -39,6 +39,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -61,7 +62,7 @@ from hrss.stats.sql import (
     month_start,
     person_ids_sql,
 )
-from hrss.stats.state import Counts, State, fingerprint, measure_id
+from hrss.stats.state import Counts, State, StateBusy, fingerprint, measure_id
 
 COMPUTED = "computed"
 CITY = "*"  # the org unit key of city-wide rows
@@ -437,6 +438,21 @@ def compute(
             f"月份超出规划期 (months outside the plan period): {month_label(first)}..{month_label(as_of)}"
         )
     store = State(ledger_dir) if keep_state and hasattr(engine, "export") and ledger_dir.is_dir() else None
+    try:
+        with store.locked() if store is not None else nullcontext():
+            result = _compute(plan, definitions, ledger_dir, engine, first, as_of, store, today or date.today(), progress)
+    except StateBusy as exc:
+        raise ComputeError(str(exc)) from exc
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _compute(
+    plan: Plan, definitions: list[Definition], ledger_dir: Path, engine: Engine, first: int, as_of: int,
+    store: State | None, today: date, progress: Callable[[str], None] | None,
+) -> ComputeResult:  # fmt: skip
+    """compute(), with the folder's state held (or no state)."""
+    plan_first = month_index(plan.start_year, 1)
     measures = [m for d in definitions for m in d.measures if m.ledger]
     fp = fingerprint(measures, sorted(u.code for u in plan.leaves(plan.city_unit.name)))
     history = store.history(fp, first) if store is not None and first > plan_first else None
@@ -444,7 +460,7 @@ def compute(
     if write:
         assert store is not None
         store.invalidate()  # until this run's firsts are all written
-    pipe = Pipeline(plan, engine, ledger_dir, first, as_of, today or date.today(), store=store, history=history, write=write)
+    pipe = Pipeline(plan, engine, ledger_dir, first, as_of, today, store=store, history=history, write=write)
     result = ComputeResult(engine.name, first, as_of)
     indicators = {i.code: i for i in plan.indicators}
     units = [(code, u.name) for code, u in pipe.units.items()] + [(CITY, plan.city_unit.name)]
@@ -488,7 +504,6 @@ def compute(
         assert store is not None
         store.save(fp, as_of, {measure_id(m): pipe.counts(m) for m in measures if m.ledger in pipe.present})
     result.incremental = history is not None
-    result.seconds = time.perf_counter() - started
     return result
 
 

@@ -22,11 +22,13 @@ rewrites the state. Without a usable state an incremental run re-reads the histo
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -50,12 +52,34 @@ def fingerprint(measures: Iterable[Measure], units: Iterable[str]) -> str:
 Counts = dict[tuple[str, int], int]
 
 
+class StateBusy(RuntimeError):
+    pass
+
+
 class State:
     """The state folder of one ledger folder."""
 
     def __init__(self, ledger_dir: Path) -> None:
         self.dir = ledger_dir / STATE_DIR
         self.manifest = self.dir / MANIFEST
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the folder's state for one run; a second run at the same time is refused
+        rather than left to interleave its writes with this one's."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / "lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise StateBusy(
+                    f"{self.dir.parent}: 另一个统计计算正在使用该台账目录，请待其结束后再试 "
+                    "(another computation is using this ledger folder; try again when it ends)"
+                ) from exc
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     # --- counts and coverage --------------------------------------------------------
 
