@@ -133,13 +133,16 @@ class State:
 
     def persons_cache(self, register: Path, today: date) -> tuple[Path, bool]:
         """(path of the cached valid IDs, whether it matches this register and day)."""
-        st = register.stat()
-        key = f"{st.st_size}:{st.st_mtime_ns}:{today.isoformat()}"
         path, stamp = self.dir / "persons_ok.parquet", self.dir / "persons_ok.key"
-        ok = path.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == key
+        ok = path.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == _register_key(register, today)
         return path, ok
 
     def persons_cached(self, register: Path, today: date) -> None:
-        st = register.stat()
-        key = f"{st.st_size}:{st.st_mtime_ns}:{today.isoformat()}"
-        (self.dir / "persons_ok.key").write_text(key, encoding="utf-8")
+        """Mark the cached valid IDs as those of this register and day."""
+        (self.dir / "persons_ok.key").write_text(_register_key(register, today), encoding="utf-8")
+
+
+def _register_key(register: Path, today: date) -> str:
+    """What the valid IDs depend on: the register file (size, time written) and the day."""
+    st = register.stat()
+    return f"{st.st_size}:{st.st_mtime_ns}:{today.isoformat()}"
