@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from hrss.audit.service import utcnow
 from hrss.auth.service import create_api_token, create_user, start_session
@@ -15,6 +16,7 @@ from hrss.monitoring.demo import build_demo, load_demo
 from hrss.monitoring.periods import month
 from hrss.monitoring.service import load_values
 from hrss.monitoring.values import NewValue, store_values
+from hrss.plan.model import Plan
 from hrss.plan.store import prepare_store
 from hrss.settings import Settings
 from hrss.stats.compute import COMPUTED
@@ -24,27 +26,40 @@ from web_helpers import PASSWORD
 MONTHS = [month(2024, m) for m in (1, 2, 3)]
 
 
-@pytest.fixture
-def client(db_url: str) -> Iterator[tuple[TestClient, dict[str, str], dict[str, float]]]:
-    """Demo reports; computed I01 for 丰县 equal to its reports and for 沛县 1.2 times them."""
+def demo_store(db_url: str, extra: Callable[[Session, Plan], None] | None = None) -> tuple[Settings, dict[str, str]]:
+    """A store with the demo reports, whatever `extra` adds, and a leader; the leader's
+    session cookie and API token as request headers."""
     settings = Settings(database_url=db_url)
     engine = make_engine(db_url)
     plan = prepare_store(engine)
     with transaction(engine) as s:
         load_demo(s, plan, build_demo(plan))
-        reported = load_values(s, plan, "reported")
-        i01 = next(i for i in plan.indicators if i.code == "I01")
-        ytd = {u: sum(reported.value(i01, u, p.first, p.last) or 0 for p in MONTHS) for u in ("丰县", "沛县")}
-        computed = [NewValue("I01", u, p, (reported.value(i01, u, p.first, p.last) or 0) * (1.2 if u == "沛县" else 1),
-                             None, None, 0) for u in ("丰县", "沛县") for p in MONTHS]  # fmt: skip
-        store_values(s, plan, computed, source=COMPUTED, source_name="实名制自动统计 (test)")
+        if extra:
+            extra(s, plan)
         user, _ = create_user(s, username="leader", display_name="领导", role="leader", org_unit=None, plan=plan,
                               settings=settings, password=PASSWORD)  # fmt: skip
         cookie = start_session(s, user, client_addr="127.0.0.1", now=utcnow())
         token = create_api_token(s, user, "会审")
-    with TestClient(create_app(settings)) as c:
-        yield c, {"Cookie": f"hrss_session={cookie}", "Authorization": f"Bearer {token}"}, ytd
     engine.dispose()
+    return settings, {"Cookie": f"hrss_session={cookie}", "Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def client(db_url: str) -> Iterator[tuple[TestClient, dict[str, str], dict[str, float]]]:
+    """Demo reports; computed I01 for 丰县 equal to its reports and for 沛县 1.2 times them."""
+    ytd: dict[str, float] = {}
+
+    def add_computed(s: Session, plan: Plan) -> None:
+        reported = load_values(s, plan, "reported")
+        i01 = next(i for i in plan.indicators if i.code == "I01")
+        ytd.update({u: sum(reported.value(i01, u, p.first, p.last) or 0 for p in MONTHS) for u in ("丰县", "沛县")})
+        computed = [NewValue("I01", u, p, (reported.value(i01, u, p.first, p.last) or 0) * (1.2 if u == "沛县" else 1),
+                             None, None, 0) for u in ("丰县", "沛县") for p in MONTHS]  # fmt: skip
+        store_values(s, plan, computed, source=COMPUTED, source_name="实名制自动统计 (test)")
+
+    settings, headers = demo_store(db_url, add_computed)
+    with TestClient(create_app(settings)) as c:
+        yield c, headers, ytd
 
 
 def test_reconcile_page_and_api(client) -> None:
@@ -81,17 +96,10 @@ def test_reconcile_page_and_api(client) -> None:
 
 
 def test_reconcile_without_computed_values_says_what_to_run(db_url: str) -> None:
-    settings = Settings(database_url=db_url)
-    engine = make_engine(db_url)
-    plan = prepare_store(engine)
-    with transaction(engine) as s:
-        load_demo(s, plan, build_demo(plan))
-        user, _ = create_user(s, username="leader", display_name="领导", role="leader", org_unit=None, plan=plan,
-                              settings=settings, password=PASSWORD)  # fmt: skip
-        cookie = start_session(s, user, client_addr="127.0.0.1", now=utcnow())
+    settings, headers = demo_store(db_url)
+    cookie = {"Cookie": headers["Cookie"]}
     with TestClient(create_app(settings)) as c:
-        page = c.get("/reconcile", params={"as_of": "2024-03"}, headers={"Cookie": f"hrss_session={cookie}"})
-        bad = c.get("/reconcile", params={"as_of": "2024-13"}, headers={"Cookie": f"hrss_session={cookie}"})
-    engine.dispose()
+        page = c.get("/reconcile", params={"as_of": "2024-03"}, headers=cookie)
+        bad = c.get("/reconcile", params={"as_of": "2024-13"}, headers=cookie)
     assert page.status_code == 200 and 'id="no-computed"' in page.text and "hrss stats compute --as-of 2024-03" in page.text
     assert bad.status_code in (400, 422)
