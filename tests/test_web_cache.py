@@ -19,7 +19,7 @@ from sqlalchemy import Engine, event, select
 
 from hrss.audit.service import Origin, utcnow
 from hrss.auth.service import create_api_token, create_user, start_session
-from hrss.auth.tables import WebSession
+from hrss.auth.tables import User, WebSession
 from hrss.db import make_engine, session_factory, transaction
 from hrss.monitoring import workflow as wf
 from hrss.monitoring.demo import build_demo, load_demo
@@ -239,5 +239,33 @@ def test_sessions_are_still_noted_and_ended_on_the_read_only_path(world: World) 
         assert gone.status_code == 303 and gone.headers["location"].startswith("/login")
         with session_factory(world.engine)() as s:
             assert s.get(WebSession, digest) is None
+    finally:
+        client.__exit__(None, None, None)
+
+
+def test_a_kept_page_follows_its_user_and_session(world: World) -> None:
+    """The dashboard is kept whole per user (EvaluationCache.page): a change of the user's
+    name, role or unit, a new session or a disabled account shows on the next request."""
+    client = world.app()
+    try:
+        first = dashboard(client, world, "xinyi")
+        assert dashboard(client, world, "xinyi") == first  # kept: the same page again
+        assert 'href="/entry"' in first and 'href="/review"' not in first
+        with transaction(world.engine) as s:
+            user = s.execute(select(User).where(User.username == "xinyi")).scalar_one()
+            user.display_name, user.role, user.org_unit = "新沂统计员", "city_statistician", None
+        changed = dashboard(client, world, "xinyi")
+        assert "新沂统计员" in changed and "新沂填报员" not in changed
+        assert 'href="/review"' in changed
+        with transaction(world.engine) as s:
+            user = s.execute(select(User).where(User.username == "xinyi")).scalar_one()
+            world.cookies["xinyi"] = start_session(s, user, client_addr="127.0.0.1", now=utcnow())
+        assert csrf_token(dashboard(client, world, "xinyi")) == _csrf_of(world, "xinyi") != csrf_token(changed)
+        english = client.get("/", params={"as_of": "2025-11", "lang": "en"}, headers=world.cookie("xinyi"))
+        assert english.status_code == 200 and '<html lang="en">' in english.text and english.cookies.get("lang") == "en"
+        with transaction(world.engine) as s:
+            s.execute(select(User).where(User.username == "xinyi")).scalar_one().is_active = False
+        gone = client.get("/", params={"as_of": "2025-11"}, headers=world.cookie("xinyi"), follow_redirects=False)
+        assert gone.status_code == 303 and gone.headers["location"].startswith("/login")
     finally:
         client.__exit__(None, None, None)

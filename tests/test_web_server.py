@@ -1,24 +1,33 @@
-"""How `hrss serve` runs uvicorn: TCP_NODELAY on every connection, no access log."""
+"""How `hrss serve` runs uvicorn: httptools and uvloop, TCP_NODELAY on every connection,
+no access log."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
 
 import uvicorn
+import uvloop
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from hrss.web.server import SERVER_OPTIONS
 
 
+async def _loop_name(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(type(asyncio.get_running_loop()).__module__)
+
+
 def test_connections_on_a_socket_bound_by_uvicorn_get_tcp_nodelay() -> None:
     """With --workers N uvicorn binds the socket itself (Config.bind_socket, proto 0) and
     asyncio then leaves Nagle's algorithm on: each keep-alive response would wait ~40 ms
-    for the client's delayed ACK (uvicorn issue #3149). The protocol sets it itself."""
-    app = Starlette(routes=[Route("/", lambda request: PlainTextResponse("ok"))])
+    for the client's delayed ACK (uvicorn issue #3149). The protocol sets it itself. The
+    server runs on uvloop, with httptools' parser."""
+    app = Starlette(routes=[Route("/", _loop_name)])
     config = uvicorn.Config(app, host="127.0.0.1", port=0, **SERVER_OPTIONS)  # type: ignore[arg-type]
     sock = config.bind_socket()  # the multi-worker path
     assert sock.proto == 0
@@ -32,8 +41,11 @@ def test_connections_on_a_socket_bound_by_uvicorn_get_tcp_nodelay() -> None:
             time.sleep(0.05)
         with socket.create_connection(sock.getsockname()[:2]) as client:
             client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert client.recv(1024).startswith(b"HTTP/1.1 200")
+            answer = client.recv(1024)
+            assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"\r\n\r\n" + uvloop.Loop.__module__.encode())
             [connection] = list(server.server_state.connections)
+            assert type(connection).__module__ == "hrss.web.server"
+            assert "httptools" in type(connection).__mro__[1].__module__
             accepted = connection.transport.get_extra_info("socket")  # type: ignore[union-attr]
             assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
     finally:

@@ -15,6 +15,7 @@ import re
 import secrets
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from hashlib import sha256
 from typing import Any, NamedTuple, TypeVar
 
@@ -373,8 +374,15 @@ B = TypeVar("B", bound=Base)
 
 def _detached(cls: type[B], row: Any, prefix: str) -> B:
     """The object of cls in a plain row, as a session would leave it once closed: detached,
-    every column loaded."""
-    obj = cls(**{key[len(prefix):]: value for key, value in row._mapping.items() if key.startswith(prefix)})
+    every column loaded. The same row values give the same object (building one costs more
+    than the query), so callers only read it, as they would a row."""
+    return _detached_from(cls, tuple((key[len(prefix):], value) for key, value in row._mapping.items()
+                                     if key.startswith(prefix)))
+
+
+@lru_cache(maxsize=1024)
+def _detached_from(cls: type[B], items: tuple[tuple[str, Any], ...]) -> B:
+    obj = cls(**dict(items))
     make_transient_to_detached(obj)
     return obj
 

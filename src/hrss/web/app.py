@@ -27,6 +27,13 @@ from hrss.web.tracking_text import tt
 from hrss.web.views import EvaluationCache
 
 WEB_DIR = Path(str(resources.files("hrss") / "web"))
+STATIC_PREFIX = "/static/"
+
+
+def static_url(path: str) -> str:
+    """The address of a file under web/static (what url_for('static', path=...) gives, without
+    the scheme and host, and without searching every route on each page)."""
+    return STATIC_PREFIX + path
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -61,19 +68,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.plan_export = export_plan(plan)
     app.state.cache = EvaluationCache(plan, settings.thresholds)
     templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
+    templates.env.auto_reload = False  # the templates ship with the package: no stat per page
     templates.env.globals["t"] = t
     templates.env.globals["can"] = can
     templates.env.globals["tt"] = tt
+    templates.env.globals["static"] = static_url
     app.state.templates = templates
 
-    app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
-    app.include_router(account.router)
+    # Routes are matched in order, one by one: the busiest (the API, the dashboard) first.
+    # No two routers share a path.
+    app.include_router(api.router, prefix="/api/v1")
     app.include_router(pages.router)
+    app.include_router(account.router)
     app.include_router(entry.router)
     app.include_router(admin.router)
     app.include_router(tracking.router)
     app.include_router(reconcile.router)
-    app.include_router(api.router, prefix="/api/v1")
+    app.mount(STATIC_PREFIX.rstrip("/"), StaticFiles(directory=str(WEB_DIR / "static")), name="static")
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> RedirectResponse:

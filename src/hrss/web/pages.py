@@ -34,9 +34,21 @@ router = APIRouter(include_in_schema=False)
 def render(request: Request, name: str, lang: str, me: Principal, context: dict[str, Any]) -> Response:
     templates = request.app.state.templates
     response = templates.TemplateResponse(request, name, {"lang": lang, "plan": request.app.state.plan, "me": me, **context})
+    return with_lang_cookie(request, response, lang)
+
+
+def with_lang_cookie(request: Request, response: Response, lang: str) -> Response:
+    """Remember a language chosen with ?lang= for the next pages."""
     if request.query_params.get("lang") == lang:
         response.set_cookie("lang", lang, max_age=365 * 86400, httponly=True, samesite="lax")
     return response
+
+
+def render_page(request: Request, name: str, lang: str, me: Principal, context: dict[str, Any]) -> str:
+    """render's page as text, for EvaluationCache.page: what render gives the template
+    (without `request`, which the page must not show)."""
+    template = request.app.state.templates.get_template(name)
+    return template.render({"lang": lang, "plan": request.app.state.plan, "me": me, **context})
 
 
 @dataclass(frozen=True)
@@ -73,8 +85,11 @@ async def dashboard(request: Request, plan: PlanDep, cache: CacheDep, lang: Lang
         }), snap.simulated)
 
     # the reporting panel depends on today's date too (deadlines pass)
-    body = await shared_view(request, version, ("dashboard", month, lang, local_today()), build)
-    return render(request, "dashboard.html", lang, me, {"body": body.html, "simulated": body.simulated})
+    key = ("dashboard", month, lang, local_today())
+    body = await shared_view(request, version, key, build)
+    page = cache.page((*key, *me.view_key), version, lambda: render_page(
+        request, "dashboard.html", lang, me, {"body": body.html, "simulated": body.simulated}))
+    return with_lang_cookie(request, HTMLResponse(page), lang)
 
 
 @router.get("/indicators/{code}", response_class=HTMLResponse)

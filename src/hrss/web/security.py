@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote
@@ -47,6 +48,13 @@ class Principal:
     @property
     def csrf_token(self) -> str:
         return self.web_session.csrf_token if self.web_session else ""
+
+    @property
+    def view_key(self) -> tuple[Hashable, ...]:
+        """What a page header shows of the user and depends on: name, role and unit (the
+        links), the session's CSRF token (the sign-out form)."""
+        u = self.user
+        return (u.id, u.username, u.display_name, u.role, u.org_unit, u.is_active, self.csrf_token)
 
     def origin(self) -> Origin:
         return Origin(user=self.user, request_id=self.request_id, client_addr=self.client_addr)

@@ -80,6 +80,12 @@ class _Memo:
                 return True, self._items[key]
         return False, None
 
+    def put(self, key: Hashable, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
     def get(self, key: Hashable, build: Callable[[], T]) -> T:
         found, value = self.peek(key)
         if found:
@@ -89,17 +95,15 @@ class _Memo:
             if found:
                 return value  # type: ignore[no-any-return]
             value = build()
-            with self._lock:
-                self._items[key] = value
-                while len(self._items) > self.size:
-                    self._items.popitem(last=False)
-            return value  # type: ignore[no-any-return]
+            self.put(key, value)
+            return value
 
 
 class EvaluationCache:
     """Evaluations, and what is made of them, per (what they depend on, data version)."""
 
-    def __init__(self, plan: Plan, thresholds: StatusThresholds, size: int = 16, derived_size: int = 256) -> None:
+    def __init__(self, plan: Plan, thresholds: StatusThresholds, size: int = 16, derived_size: int = 256,
+                 pages_size: int = 512) -> None:
         self.plan = plan
         self.thresholds = thresholds
         building = threading.RLock()
@@ -107,6 +111,7 @@ class EvaluationCache:
         self._snapshots = _Memo(size, building)
         self._grids = _Memo(4, building)
         self._derived = _Memo(derived_size, building)
+        self._pages = _Memo(pages_size, building)  # never built under `building`: see page()
 
     def version(self, session: Session) -> Version:
         """The data version, read once per request (kept in the request's session)."""
@@ -123,6 +128,18 @@ class EvaluationCache:
     def peek(self, key: tuple[Hashable, ...], version: Version) -> tuple[bool, Any]:
         """(found, value) of a derived item, without building it."""
         return self._derived.peek((*key, version))
+
+    def page(self, key: tuple[Hashable, ...], version: Version, render: Callable[[], T]) -> T:
+        """A whole page for one signed-in user, around shared sections: rendered on the event
+        loop (cheap, and without the build lock, which a thread may hold for seconds) and
+        kept per key and data version. The key must hold everything the page shows of the
+        user and their session."""
+        found, value = self._pages.peek((*key, version))
+        if found:
+            return value  # type: ignore[no-any-return]
+        value = render()
+        self._pages.put((*key, version), value)
+        return value
 
     def newest_month(self, session: Session) -> int:
         """The newest month with data; the plan's last month when there is none."""
