@@ -518,7 +518,7 @@ def main() -> None:
     parser.add_argument("--dir", required=True, help="ledgers (e.g. var/bench/city)")
     parser.add_argument("--sample-rows", type=int, default=10_000_000, help="event rows of the pandas sample")
     parser.add_argument("--sample-dir", help="where to write the sample (default: DIR-sample)")
-    parser.add_argument("--repeat", type=int, default=1, help="runs of the full recompute and the hand-written query (median)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of the full recompute, the hand-written query and the sample pair (median)")
     parser.add_argument("--memory-limit", help="DuckDB memory_limit for the pipeline and the hand-written query")
     parser.add_argument("--record", action="store_true", help="add a dated row to docs/benchmarks.md")
     parser.add_argument("--case", choices=("pipeline", "handsql", "pandas"), help=argparse.SUPPRESS)
@@ -545,17 +545,20 @@ def main() -> None:
         if run["last_month"] != full[0]["last_month"]:
             raise SystemExit(f"{label}: values differ from the full run's 2025-12")
     # like for like with pandas, which keeps nothing for a next run: the pipeline without its state
-    small = run_case("pipeline", sample, args, keep_state=False)
+    # each repeat runs the pair back to back, so that both see the same moment of a shared machine
+    pairs = [(run_case("pipeline", sample, args, keep_state=False), run_case("pandas", sample, args)) for _ in range(args.repeat)]
+    for pipeline_run, pandas_one in pairs:
+        same("pandas", pipeline_run, pandas_one)
     import pandas
 
-    pandas_run = run_case("pandas", sample, args)
-    same("pandas", small, pandas_run)
+    small, pandas_run = pairs[0]
     hand = [run_case("handsql", folder, args) for _ in range(args.repeat)]  # last: see above
     same("hand-written SQL", full[0], hand[0])
 
     f, h = statistics.median(r["seconds"] for r in full), statistics.median(r["seconds"] for r in hand)
     peak = max(r["peak_mb"] for r in full) / 1024
-    s, p, i, c = small["seconds"], pandas_run["seconds"], new_month["seconds"], rescan["seconds"]
+    s, p = statistics.median(a["seconds"] for a, _ in pairs), statistics.median(b["seconds"] for _, b in pairs)
+    i, c = new_month["seconds"], rescan["seconds"]
     print()
     print(f"{'case':<46} {'seconds':>8} {'peak GB':>8}  ratio / target")
     print(f"{'full recompute, pipeline (DuckDB, 2 threads)':<46} {f:8.1f} {peak:8.2f}  target < 60 s, < 8 GB")
@@ -564,6 +567,8 @@ def main() -> None:
     print(f"{'  baseline C: the same, re-reading history':<46} {c:8.1f} {rescan['peak_mb'] / 1024:8.2f}  pipeline / C = {i / c:.2f}")
     print(f"{'sample ' + format(sample_rows, ',') + ' rows, pipeline':<46} {s:8.1f} {small['peak_mb'] / 1024:8.2f}")
     print(f"{'  baseline B: pandas ' + pandas.__version__:<46} {p:8.1f} {pandas_run['peak_mb'] / 1024:8.2f}  pandas / pipeline = {p / s:.1f} (target >= 10)")
+    if len(pairs) > 1:
+        print("  sample runs (pipeline s, pandas s, ratio): " + "; ".join(f"{a['seconds']:.1f}, {b['seconds']:.1f}, {b['seconds'] / a['seconds']:.1f}×" for a, b in pairs))
     print("all baselines gave exactly the pipeline's numbers; one new month equals the full run's 2025-12")
     if args.record:
         record(f"| {date.today()} | {machine()} | {rows / 1e6:.1f}M event rows | {f:.1f} s, peak {peak:.1f} GB | "
