@@ -13,7 +13,8 @@ import pytest
 
 from hrss.ledgers.identifiers import check_credit_code, check_resident_id
 from hrss.ledgers.schema import DIRT_KINDS, LEDGERS, REFERENCE_LEDGER
-from hrss.ledgers.synth import COVERS, Cover, generate
+from hrss.ledgers.synth import generate
+from hrss.ledgers.synth_params import COVERS, Cover
 from hrss.plan.model import Plan
 
 EVENT_LEDGERS = [n for n, spec in LEDGERS.items() if spec.kind == "event"]
