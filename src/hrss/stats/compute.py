@@ -358,8 +358,8 @@ class Pipeline:
         total = f"SELECT COUNT(*) FROM {ledger}"
         if self.first > month_index(self.plan.start_year, 1):
             total += f" WHERE {col} >= {date_literal(lo)} AND {col} <= {hi}"
-        used = f"SELECT COUNT(DISTINCT k) FROM {CLEAN} WHERE {col} >= {date_literal(lo)} AND {col} <= {hi}"
-        self._rows[ledger] = (int(self.engine.query(total)[0][0]), int(self.engine.query(used)[0][0]))
+        used = self.engine.count_distinct(CLEAN, "k", f"{col} >= {date_literal(lo)} AND {col} <= {hi}")
+        self._rows[ledger] = (int(self.engine.query(total)[0][0]), used)
 
     def counts(self, m: Measure) -> dict[tuple[str, int], int]:
         """{(org unit code or '*', month index): count} for the measure (sums in 1/SUM_SCALE units)."""
