@@ -47,8 +47,13 @@ def with_lang_cookie(request: Request, response: Response, lang: str) -> Respons
 def render_page(request: Request, name: str, lang: str, me: Principal, context: dict[str, Any]) -> str:
     """render's page as text, for EvaluationCache.page: what render gives the template
     (without `request`, which the page must not show)."""
+    return _render_text(request, name, lang, {"me": me, **context})
+
+
+def _render_text(request: Request, name: str, lang: str, context: dict[str, Any]) -> str:
+    """A template rendered with the language, the plan and context (no `request`)."""
     template = request.app.state.templates.get_template(name)
-    return template.render({"lang": lang, "plan": request.app.state.plan, "me": me, **context})
+    return template.render({"lang": lang, "plan": request.app.state.plan, **context})
 
 
 @dataclass(frozen=True)
@@ -62,8 +67,7 @@ class Section:
 def render_shared(request: Request, name: str, lang: str, context: dict[str, Any]) -> Markup:
     """Render a template that holds no per-user data: it gets no `me` and no `request`,
     so it may be cached and shown to every user."""
-    template = request.app.state.templates.get_template(name)
-    return Markup(template.render({"lang": lang, "plan": request.app.state.plan, **context}))
+    return Markup(_render_text(request, name, lang, context))
 
 
 @router.get("/", response_class=HTMLResponse)
