@@ -17,8 +17,10 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from hrss.cli import app
+from hrss.ledgers.schema import LEDGERS
 from hrss.ledgers.synth import generate
 from hrss.monitoring.periods import month_index
+from hrss.stats import compute as compute_module
 from hrss.stats.compute import CITY, ComputeError, compute
 from hrss.stats.definitions import load_definitions
 from hrss.stats.engines import DuckDBEngine
@@ -164,6 +166,62 @@ def test_new_months_use_the_kept_state_not_the_history(plan, small: Path, full, 
     assert values(rescan)[city][0] < expected[city][0]  # re-reading the cut history loses 2021–2025's firsts
 
 
+def december_only(folder: Path) -> list[str]:
+    """Register ID numbers whose every event row (each of its dates) lies in December 2025."""
+    parts = []
+    for name, spec in LEDGERS.items():
+        if spec.kind in ("event", "spells") and (folder / f"{name}.parquet").exists():
+            for column in (c.name for c in spec.columns if c.type == "DATE"):
+                parts.append(f"SELECT id_number AS i, {column} AS d FROM read_parquet('{folder / name}.parquet')")
+    sql = (f"SELECT i FROM ({' UNION ALL '.join(parts)}) e WHERE i IS NOT NULL GROUP BY i "
+           f"HAVING MIN(COALESCE(d, DATE '2025-12-01')) >= DATE '2025-12-01' ORDER BY i")  # fmt: skip
+    return [i for (i,) in duckdb.sql(sql).fetchall()]
+
+
+def test_a_new_month_checks_only_the_id_numbers_it_uses(plan, small: Path, full, tmp_path: Path):
+    folder = copy_ledgers(small, tmp_path / "ledgers")
+    definitions = load_definitions(plan)
+    engine = DuckDBEngine(threads=2)
+    try:
+        compute(plan, definitions, folder, engine, AS_OF, today=TODAY)  # keeps the state and the valid IDs
+        register = engine.query("SELECT COUNT(*) FROM persons_ok")[0][0]
+        last = compute(plan, definitions, folder, engine, AS_OF, since=AS_OF, today=TODAY)
+        looked_up = engine.query("SELECT COUNT(*) FROM persons_ok")[0][0]
+    finally:
+        engine.close()
+    assert last.incremental and values(last) == {k: v for k, v in values(full).items() if k[2] == "2025-12"}
+    assert 0 < looked_up < register / 2  # a month's rows use a fraction of the register
+    # The register changes (the kept valid IDs are then stale): people whose only rows are in
+    # December leave it, so those rows become orphans. The new month checks the new register.
+    gone = december_only(folder)
+    assert len(gone) >= 10
+    persons = pq.read_table(folder / "persons.parquet")
+    pq.write_table(persons.filter(pc.invert(pc.is_in(persons["id_number"], pa.array(gone)))), folder / "persons.parquet")
+    assert not State(folder).persons_cache(folder / "persons.parquet", TODAY)[1]
+    changed = run(plan, folder, since=AS_OF)
+    engine = DuckDBEngine(threads=2)
+    try:  # the same month re-read from the whole history with the new register, nothing kept
+        rescan = compute(plan, definitions, folder, engine, AS_OF, since=AS_OF, today=TODAY, keep_state=False)
+    finally:
+        engine.close()
+    assert changed.incremental and values(changed) == values(rescan)
+    before = {k: v for k, v in values(full).items() if k[2] == "2025-12"}
+    assert values(changed) != before, "the people who left the register counted in December"
+
+
+def test_a_narrow_run_gives_the_same_as_a_wide_one(plan, small: Path, full, monkeypatch: pytest.MonkeyPatch):
+    # small: ~180k event rows against a register of 20k, so the whole period runs wide; made
+    # narrow, it reads every ledger first and checks only the ID numbers the rows use
+    monkeypatch.setattr(compute_module, "NARROW_BELOW", 1000.0)
+    engine = DuckDBEngine(threads=2)
+    try:
+        narrow = compute(plan, load_definitions(plan), small, engine, AS_OF, today=TODAY, keep_state=False)
+        assert engine.query("SELECT COUNT(*) FROM duckdb_tables() WHERE table_name LIKE 'hrss_rows_%'") == [(0,)]
+    finally:
+        engine.close()
+    assert narrow.counts == full.counts and narrow.rows == full.rows and values(narrow) == values(full)
+
+
 def test_a_second_run_at_the_same_time_is_refused(plan, small: Path, full, tmp_path: Path):
     folder = copy_ledgers(small, tmp_path / "ledgers")
     with State(folder).locked(), pytest.raises(ComputeError, match="另一个统计计算正在使用该台账目录"):
@@ -231,6 +289,13 @@ def test_missing_register_is_an_error(plan, tmp_path: Path):
         run(plan, tmp_path)
 
 
+def test_an_unreadable_ledger_is_named(plan, small: Path, tmp_path: Path):
+    folder = copy_ledgers(small, tmp_path / "ledgers")
+    (folder / "training.parquet").write_bytes(b"PAR1 not a ledger")
+    with pytest.raises(ComputeError, match=r"training\.parquet: 无法读取的 Parquet 文件"):
+        run(plan, folder)
+
+
 def test_city_key_is_not_an_org_unit_code(plan):
     assert all(u.code != CITY for u in plan.org_units)
 
@@ -252,8 +317,12 @@ def test_spark_gives_identical_results(plan, small: Path, full):
     try:
         spark = compute(plan, load_definitions(plan), small, engine, AS_OF, today=TODAY)
         last = compute(plan, load_definitions(plan), small, engine, AS_OF, since=AS_OF, today=TODAY)
+        with pytest.MonkeyPatch.context() as patch:  # the narrow way (rows read first), as for a sample
+            patch.setattr(compute_module, "NARROW_BELOW", 1000.0)
+            narrow = compute(plan, load_definitions(plan), small, engine, AS_OF, today=TODAY)
     finally:
         engine.close()
+    assert narrow.counts == full.counts and values(narrow) == values(full)
     assert spark.engine == "spark"
     assert spark.counts == full.counts
     assert spark.rows == full.rows

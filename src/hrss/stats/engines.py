@@ -41,6 +41,9 @@ class Engine(Protocol):
     def count_distinct(self, table: str, column: str, where: str) -> int:
         """The number of distinct non-NULL values of column in the rows of table matching where."""
 
+    def drop(self, name: str) -> None:
+        """Drop a table made by materialise."""
+
     def close(self) -> None: ...
 
 
@@ -79,6 +82,9 @@ class DuckDBEngine:
 
     def materialise(self, name: str, sql: str) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+
+    def drop(self, name: str) -> None:
+        self.con.execute(f"DROP TABLE IF EXISTS {name}")
 
     def count_distinct(self, table: str, column: str, where: str) -> int:
         """For integers spread over at most BITMAP_BITS_PER_ROW bits a row, one bit per value

@@ -122,6 +122,9 @@ class SparkEngine:
         # computed now and kept (memory, spilling to spark.local.dir), cut off from the query that made it
         self.spark.sql(sql).localCheckpoint(eager=True).createOrReplaceTempView(name)
 
+    def drop(self, name: str) -> None:
+        self.spark.catalog.dropTempView(name)
+
     def count_distinct(self, table: str, column: str, where: str) -> int:
         return int(self.query(f"SELECT COUNT(DISTINCT {column}) FROM {table} WHERE {where}")[0][0])
 

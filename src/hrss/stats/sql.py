@@ -66,8 +66,9 @@ def _digits(n: str, a: int, b: int) -> str:
     return f"(({n} % {10 ** (18 - a)} - {n} % {low}) / {low})"
 
 
-def person_ids_sql(today: date) -> str:
-    """`persons_ok`: (id_number, pk) of the register's valid ID numbers.
+def person_ids_sql(today: date, among: str | None = None) -> str:
+    """`persons_ok`: (id_number, pk) of the register's valid ID numbers — with `among` (a
+    query of one column of ID numbers as `id_key` gives them), only of those numbers.
 
     The same rules as id_valid_sql (normalised, GB 11643: 17 digits, a known province
     prefix, a real birth date not after today, the MOD 11-2 check character), laid out in
@@ -79,6 +80,8 @@ def person_ids_sql(today: date) -> str:
     first17 = "substr(p, 1, 17)"
     weighted = " + ".join(f"{_digits('n', i + 1, i + 1)} * {w}" for i, w in enumerate(RESIDENT_WEIGHTS))
     keyed = f"SELECT {id_key('id_number')} AS p FROM persons WHERE id_number IS NOT NULL"
+    if among is not None:
+        keyed = f"SELECT p FROM ({keyed}) r WHERE p IN ({among})"
     cast = f"SELECT p, TRY_CAST({first17} AS BIGINT) AS t FROM ({keyed}) a"
     number = f"SELECT p, CASE WHEN length(p) = 18 AND CAST(t AS STRING) = {first17} THEN t END AS n, substr(p, 18, 1) AS c FROM ({cast}) b"
     # (so a kept p is exactly the 17 digits of n and its check character)
