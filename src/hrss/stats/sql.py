@@ -77,20 +77,20 @@ def person_ids_sql(today: date, among: str | None = None) -> str:
     signs, spaces, exponents and the like never pass — and digits, birth date and the
     weighted sum are arithmetic on it. pk, that number, identifies a valid ID number (its
     check character follows from it), so grouping by person later is on an integer."""
-    first17 = "substr(p, 1, 17)"
     weighted = " + ".join(f"{_digits('n', i + 1, i + 1)} * {w}" for i, w in enumerate(RESIDENT_WEIGHTS))
     keyed = f"SELECT {id_key('id_number')} AS p FROM persons WHERE id_number IS NOT NULL"
     if among is not None:
         keyed = f"SELECT p FROM ({keyed}) r WHERE p IN ({among})"
-    cast = f"SELECT p, TRY_CAST({first17} AS BIGINT) AS t FROM ({keyed}) a"
-    number = f"SELECT p, CASE WHEN length(p) = 18 AND CAST(t AS STRING) = {first17} THEN t END AS n, substr(p, 18, 1) AS c FROM ({cast}) b"
+    first17 = f"SELECT p, substr(p, 1, 17) AS f FROM ({keyed}) a"  # once: a 17-byte string is not inlined
+    cast = f"SELECT p, f, TRY_CAST(f AS BIGINT) AS t FROM ({first17}) b"
+    number = f"SELECT p, CASE WHEN length(p) = 18 AND CAST(t AS STRING) = f THEN t END AS n, substr(p, 18, 1) AS c FROM ({cast}) c"
     # (so a kept p is exactly the 17 digits of n and its check character)
     fields = ", ".join(
         f"CAST({expr} AS INTEGER) AS {name}"
         for name, expr in (("pre", _digits("n", 1, 2)), ("y", _digits("n", 7, 10)), ("mo", _digits("n", 11, 12)),
                            ("dy", _digits("n", 13, 14)), ("s", f"({weighted})"))
     )  # fmt: skip
-    parts = f"SELECT p, n, c, {fields} FROM ({number}) c"
+    parts = f"SELECT p, n, c, {fields} FROM ({number}) e"
     prefixes = ", ".join(str(int(p)) for p in sorted(REGION_PREFIXES))
     leap = "((y % 4 = 0 AND y % 100 <> 0) OR y % 400 = 0)"
     month_days = f"CASE WHEN mo IN (4, 6, 9, 11) THEN 30 WHEN mo = 2 THEN CASE WHEN {leap} THEN 29 ELSE 28 END ELSE 31 END"
