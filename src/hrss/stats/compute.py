@@ -409,11 +409,11 @@ class Pipeline:
         self._cache.update({m: dict(v) for m, v in found.items()})
         col, lo = self.rows_range(ledger)
         hi = date_literal(month_end(self.last))
-        total = f"SELECT COUNT(*) FROM {ledger}"
+        total = self.file_rows[ledger]  # the whole plan period: every row, as the footers say
         if self.first > month_index(self.plan.start_year, 1):
-            total += f" WHERE {col} >= {date_literal(lo)} AND {col} <= {hi}"
+            total = int(self.engine.query(f"SELECT COUNT(*) FROM {ledger} WHERE {col} >= {date_literal(lo)} AND {col} <= {hi}")[0][0])
         used = self.engine.count_distinct(CLEAN, "k", f"{col} >= {date_literal(lo)} AND {col} <= {hi}")
-        self._rows[ledger] = (int(self.engine.query(total)[0][0]), used)
+        self._rows[ledger] = (total, used)
 
     def counts(self, m: Measure) -> dict[tuple[str, int], int]:
         """{(org unit code or '*', month index): count} for the measure (sums in 1/SUM_SCALE units)."""
