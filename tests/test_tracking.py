@@ -176,7 +176,7 @@ def test_completeness_after_a_real_approval(empty: Clients, plan: Plan) -> None:
         result = wf.save(s, plan, unit, period, {"I01": "300", "I04": "120"}, version=None, origin=origin)
         assert not result.errors
         wf.submit(s, plan, unit, period, version=None, comment="", rules=load_rules(None), origin=origin)
-        wf.decide(s, result.submission, "approve", version=None, comment="", origin=origin)
+        wf.decide(s, plan, result.submission, "approve", version=None, comment="", origin=origin)
     engine.dispose()
     leader = empty("lingdao")
     page = leader.get("/completeness", params={"year": 2024})

@@ -112,7 +112,7 @@ def test_an_approval_shows_on_the_next_request_in_every_worker(world: World) -> 
         with transaction(world.engine) as s:
             sub = wf.get_submission(s, world.plan, "新沂市", "2025-11")
             assert sub is not None
-            wf.decide(s, sub, "approve", version=None, comment="", origin=Origin(user_name="tongji"))
+            wf.decide(s, world.plan, sub, "approve", version=None, comment="", origin=Origin(user_name="tongji"))
         for client in (one, two):
             assert CARD.search(dashboard(client, world)).group(1).strip() == "37.56"  # type: ignore[union-attr]
             assert city_i01(client, world) == pytest.approx(before + 0.09)
@@ -164,7 +164,7 @@ def test_the_version_moves_with_every_change_of_what_counts(world: World) -> Non
             else:
                 sub = wf.get_submission(s, plan, "新沂市", "2025-11")
                 assert sub is not None
-                wf.decide(s, sub, step, version=None, comment="重填", origin=origin)
+                wf.decide(s, plan, sub, step, version=None, comment="重填", origin=origin)
         with sessions() as s:
             seen.append(data_version(s, plan))
     assert len(set(seen)) == len(seen), seen

@@ -197,3 +197,62 @@ def test_nul_bytes_and_oversized_fields_answer_4xx(app_url: str) -> None:
                    files={"file": ("big.xlsx", b"PK\x03\x04" + b"0" * (6 * 1024 * 1024), "application/octet-stream")})
     assert huge.status_code == 400 and "上限" in huge.text
     op.__exit__(None, None, None)
+
+
+def _import(db_url: str, rows: list[tuple[str, str, str, float]]) -> None:
+    """Values imported as a bureau would (no submission): (indicator, unit, month, value in 表2 unit)."""
+    from hrss.monitoring.periods import parse_period
+    from hrss.monitoring.values import NewValue, store_values
+
+    engine = make_engine(db_url)
+    plan = prepare_store(engine)
+    with transaction(engine) as s:
+        store_values(s, plan, [NewValue(code, unit, parse_period(month), value, None, None, 0) for code, unit, month, value in rows],
+                     source="reported", source_name="导入.xlsx")
+    engine.dispose()
+
+
+def _cell(c: TestClient, org: str, month: str) -> dict:
+    grid = c.get("/api/v1/completeness", params={"year": month[:4]}).json()
+    unit = next(u for u in grid["org_units"] if u["org_unit"] == org)
+    return next(cell for cell in unit["cells"] if cell["month"] == month)
+
+
+def test_a_draft_or_pending_submission_never_changes_what_is_counted(app_url: str) -> None:
+    # 沛县 2024-03 was imported: 城镇新增就业 0.0300 万人 (300 人), 创业 0.0120 万人 (120 人)
+    _import(app_url, [("I01", "沛县", "2024-03", 0.03), ("I04", "沛县", "2024-03", 0.012)])
+    op, stat = _client(app_url, "peixian"), _client(app_url, "tongji")
+    assert _actual(stat, "I01", "沛县", "2024-03") == pytest.approx(0.03)
+    city_before = _actual(stat, "I01", "徐州市", "2024-03")
+    # the form opens on the counted figures
+    form = op.get("/entry", params={"org": "沛县", "period": "2024-03"}).text
+    assert re.search(r'name="value__I01"[^>]*value="300"', form)
+    # a draft of other figures: nothing that counts moves, and the month is still received
+    assert _post_entry(op, {"I01": "350", "I04": "120"}).status_code == 303
+    assert _actual(stat, "I01", "沛县", "2024-03") == pytest.approx(0.03)
+    assert _actual(stat, "I01", "徐州市", "2024-03") == pytest.approx(city_before)
+    assert _cell(stat, "沛县", "2024-03")["state"] == "imported"
+    # the form shows the draft beside what counts, the changed row marked
+    form = op.get("/entry", params={"org": "沛县", "period": "2024-03"}).text
+    row = re.search(r'<tr[^>]*>(?:(?!</tr>).)*value__I01(?:(?!</tr>).)*</tr>', form, re.S).group(0)
+    assert 'class="changed"' in row and 'value="350"' in row and '<td class="counted">300</td>' in row
+    # submitted, still not counted
+    assert _post_entry(op, {"I01": "350", "I04": "120"}, action="submit").status_code == 303
+    assert _actual(stat, "I01", "沛县", "2024-03") == pytest.approx(0.03)
+    # approved: 350 人 = 0.035 万人 counts; the city total moves by the same 0.005 万人
+    sub_id = re.search(r'href="/review/(\d+)"', stat.get("/review").text).group(1)
+    page = stat.get(f"/review/{sub_id}")
+    assert ">300<" in page.text and "350" in page.text  # counted and pending side by side
+    ok = stat.post(f"/review/{sub_id}", data={"csrf_token": _token(page.text), "version": _version(page.text), "action": "approve"},
+                   follow_redirects=False)
+    assert ok.status_code == 303
+    assert _actual(stat, "I01", "沛县", "2024-03") == pytest.approx(0.035)
+    assert _actual(stat, "I01", "徐州市", "2024-03") == pytest.approx(city_before + 0.005)
+    # reopened for correction: the approved figures keep counting until the next approval
+    page = stat.get(f"/review/{sub_id}")
+    stat.post(f"/review/{sub_id}", data={"csrf_token": _token(page.text), "version": _version(page.text), "action": "reopen",
+                                         "comment": "请复核"}, follow_redirects=False)
+    assert _post_entry(op, {"I01": "1", "I04": "1"}).status_code == 303
+    assert _actual(stat, "I01", "沛县", "2024-03") == pytest.approx(0.035)
+    for c in (op, stat):
+        c.__exit__(None, None, None)

@@ -3,7 +3,7 @@
 from hrss.audit.tables import AuditEvent, AuditHead
 from hrss.auth.tables import ApiToken, User, WebSession
 from hrss.monitoring.ledger_tables import CommitmentNote
-from hrss.monitoring.tables import ImportBatch, Submission, ValueRecord
+from hrss.monitoring.tables import ImportBatch, PendingValue, Submission, ValueRecord
 from hrss.plan.tables import (
     CommitmentRecord,
     IndicatorRecord,
@@ -22,6 +22,7 @@ __all__ = [
     "Submission",
     "IndicatorRecord",
     "OrgUnitRecord",
+    "PendingValue",
     "PlanRecord",
     "TargetRecord",
     "User",

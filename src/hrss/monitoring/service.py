@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, bindparam, func, or_, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from hrss.monitoring.engine import Evaluation, Evaluator
@@ -19,11 +19,11 @@ def load_values(session: Session, plan: Plan, source: str = "reported") -> Value
     q = select(
         ValueRecord.indicator_code, ValueRecord.org_unit, ValueRecord.first_month,
         ValueRecord.last_month, ValueRecord.value, ValueRecord.numerator, ValueRecord.denominator,
-    ).outerjoin(Submission, ValueRecord.submission_id == Submission.id).where(
+    ).where(
+        # everything in `value` counts: imported values at once, web-entered ones once approved
+        # (drafts and pending submissions keep their figures in `submission_value`)
         ValueRecord.plan_id == plan.id,
         ValueRecord.source == source,
-        # web-entered values count once approved; imported ones count at once
-        or_(ValueRecord.submission_id.is_(None), Submission.status == "approved"),
     )
     return ValueSet.from_rows(plan, [tuple(r) for r in session.execute(q)])
 

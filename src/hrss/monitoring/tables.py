@@ -70,3 +70,22 @@ class Submission(Base):
     updated_by: Mapped[str] = mapped_column(String(100))
     submitted_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
+
+
+class PendingValue(Base):
+    """A figure as its unit entered it (本期待审值), in the indicator's 表2 unit.
+
+    Drafts, submitted and returned submissions live here and never in `value`, so no draft
+    changes what is counted; approving a submission copies its figures into `value`
+    (replacing the counted ones of the same indicator and period). An approved
+    submission keeps its rows as the record of what was approved.
+    """
+
+    __tablename__ = "submission_value"
+    __table_args__ = (UniqueConstraint("submission_id", "indicator_code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id", ondelete="CASCADE"))
+    indicator_code: Mapped[str] = mapped_column(String(10))
+    value: Mapped[float] = mapped_column(Float)
+    numerator: Mapped[float | None] = mapped_column(Float)
+    denominator: Mapped[float | None] = mapped_column(Float)

@@ -1,10 +1,15 @@
 """Data collection workflow (填报审核): draft → submitted → approved, or returned with a comment.
 
 A unit enters its figures for a month (web form or Excel template); they are checked row
-by row like any import, then by the validation rules on submit. Approved figures are
-locked and count in every evaluation at once; only the city may reopen them. Every
-step raises the submission's version (a page loaded before a change is refused with
-409) and writes an audit event in the same transaction.
+by row like any import, then by the validation rules on submit. What counts for a
+(unit, indicator, month) is the latest approved or imported value (`value`); the figures
+of a draft, a submitted or a returned submission are kept apart (`submission_value`,
+本期待审值) and shown beside it, and count only once approved. Approved figures are
+locked; only the city may reopen them (the approved figures keep counting until the next
+approval). Every step raises the submission's version in one conditional UPDATE (version
+and status as the page saw them), so of two concurrent steps exactly one succeeds and the
+other is refused with 409, on SQLite and PostgreSQL alike; each step writes its audit
+event in the same transaction.
 """
 
 from __future__ import annotations
@@ -12,14 +17,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hrss.audit.service import Origin, record_from
 from hrss.monitoring.periods import Period, month, parse_period
 from hrss.monitoring.rules import Finding, Rule, check
-from hrss.monitoring.tables import Submission, ValueRecord
-from hrss.monitoring.values import ImportResult, Problem, find_overlaps, store_values, validate_rows
+from hrss.monitoring.tables import PendingValue, Submission, ValueRecord
+from hrss.monitoring.values import (
+    ImportResult,
+    NewValue,
+    Problem,
+    find_overlaps,
+    store_values,
+    validate_rows,
+)
 from hrss.plan.model import Indicator, OrgUnit, Plan
 from hrss.plan.targets import has_target, reporting_unit, unit_target
 from hrss.plan.units import factor
@@ -55,10 +68,18 @@ class Conflict(WorkflowError):
 class EntryRow:
     indicator: Indicator
     unit: str  # the reporting unit the operator types in
-    value: float | None  # in the reporting unit
-    previous: float | None
+    value: float | None  # in the reporting unit: the submission's figure, else the counted one
+    previous: float | None  # counted, previous month
     numerator: float | None = None
     denominator: float | None = None
+    counted: float | None = None  # what counts now for this month (已计入值)
+
+    @property
+    def changed(self) -> bool:
+        """The submission's figure differs from the one counted now."""
+        if self.value is None or self.counted is None:
+            return self.value != self.counted
+        return abs(self.value - self.counted) > 1e-9 * max(1.0, abs(self.counted))
 
 
 @dataclass
@@ -95,6 +116,7 @@ def get_submission(session: Session, plan: Plan, unit: str, period: str) -> Subm
 
 
 def _stored(session: Session, plan: Plan, unit: str, period: Period) -> dict[str, ValueRecord]:
+    """The values that count for unit and period (approved or imported)."""
     q = select(ValueRecord).where(
         ValueRecord.plan_id == plan.id, ValueRecord.source == "reported", ValueRecord.org_unit == unit,
         ValueRecord.first_month == period.first, ValueRecord.last_month == period.last,
@@ -102,38 +124,68 @@ def _stored(session: Session, plan: Plan, unit: str, period: Period) -> dict[str
     return {v.indicator_code: v for v in session.execute(q).scalars()}
 
 
+def pending_values(session: Session, sub: Submission | None) -> dict[str, PendingValue]:
+    """The submission's own figures (本期待审值), in the 表2 unit."""
+    if sub is None:
+        return {}
+    q = select(PendingValue).where(PendingValue.submission_id == sub.id)
+    return {v.indicator_code: v for v in session.execute(q).scalars()}
+
+
+def _previous_month(period: Period) -> Period:
+    return month((period.first - 1) // 12, (period.first - 1) % 12 + 1)
+
+
 def entry_rows(session: Session, plan: Plan, unit: OrgUnit, period: Period) -> list[EntryRow]:
-    current = _stored(session, plan, unit.name, period)
-    prev_period = month((period.first - 1) // 12, (period.first - 1) % 12 + 1)
-    previous = _stored(session, plan, unit.name, prev_period)
+    """One row per indicator the unit reports: its submission's figure (or, with no
+    submission yet, the counted one, so a form opens on what is known), the counted figure
+    and last month's counted figure, all in the unit the operator types in."""
+    sub = get_submission(session, plan, unit.name, period.label)
+    counted = _stored(session, plan, unit.name, period)
+    own: dict[str, PendingValue] | dict[str, ValueRecord] = pending_values(session, sub) if sub else counted
+    previous = _stored(session, plan, unit.name, _previous_month(period))
     rows = []
     for ind in reporting_indicators(plan, unit):
         shown = reporting_unit(plan, ind) if not ind.is_rate else ind.unit
         f = factor(ind.unit, shown) if not ind.is_rate else 1.0
-        cur, prev = current.get(ind.code), previous.get(ind.code)
+        cur, prev, now_counted = own.get(ind.code), previous.get(ind.code), counted.get(ind.code)
         rows.append(EntryRow(
             ind, shown, cur.value * f if cur else None, prev.value * f if prev else None,
             cur.numerator if cur else None, cur.denominator if cur else None,
+            now_counted.value * f if now_counted else None,
         ))
     return rows
 
 
-def _step(sub: Submission, status: str, origin: Origin, *, comment: str | None = None) -> None:
-    sub.status = status
-    sub.version += 1
-    sub.updated_at = now()
-    sub.updated_by = _actor(origin)
+def _step(session: Session, sub: Submission, status: str, origin: Origin, *, version: int | None,
+          allowed: tuple[str, ...], comment: str | None = None) -> None:
+    """Move sub to status in one conditional UPDATE: only if its version is still the one the
+    caller saw (version, or the one read when None) and its status one of allowed. Of two
+    concurrent steps exactly one matches; the other raises Conflict and changes nothing."""
+    expected = sub.version if version is None else version
+    values: dict[str, object] = {
+        "status": status, "version": Submission.version + 1, "updated_at": now(), "updated_by": _actor(origin),
+    }
     if comment is not None:
-        sub.comment = comment
+        values["comment"] = comment
+    if status == "submitted":
+        values["submitted_at"] = values["updated_at"]
+    elif status != sub.status and status in ("approved", "returned"):
+        values["decided_at"] = values["updated_at"]
+    done = session.execute(
+        update(Submission)
+        .where(Submission.id == sub.id, Submission.version == expected, Submission.status.in_(allowed))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:
+        session.expire(sub)
+        raise Conflict([])
+    session.refresh(sub)
 
 
 def _actor(origin: Origin) -> str:
     return origin.user.username if origin.user is not None else origin.user_name or "unknown"
-
-
-def _check_version(sub: Submission, version: int | None) -> None:
-    if version is not None and sub.version != version:
-        raise Conflict([])
 
 
 def save(
@@ -141,7 +193,7 @@ def save(
     version: int | None, origin: Origin,
 ) -> SaveResult:
     """Check the values typed in a form (in the reporting unit) and store them as the draft."""
-    sub = _editable(session, plan, unit, period)
+    sub = get_submission(session, plan, unit.name, period.label)
     if sub is not None and version is not None and sub.version != version:
         rows = {r.indicator.code: r for r in entry_rows(session, plan, unit, period)}
         clashes = [
@@ -164,15 +216,32 @@ def _editable(session: Session, plan: Plan, unit: OrgUnit, period: Period) -> Su
     return sub
 
 
+def _new_submission(session: Session, plan: Plan, unit: OrgUnit, period: Period, origin: Origin) -> Submission:
+    """The unit's first submission for period. Two first saves racing: the second one's
+    INSERT meets the unique key and is refused as a conflict (409), never a 500."""
+    at = now()
+    sub = Submission(plan_id=plan.id, org_unit=unit.name, period=period.label, status="draft", version=0,
+                     comment="", created_at=at, updated_at=at, updated_by=_actor(origin), submitted_at=None, decided_at=None)
+    session.add(sub)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # the caller's transaction is rolled back with the Conflict
+        raise Conflict([]) from exc
+    return sub
+
+
 def store_draft(
     session: Session, plan: Plan, unit: OrgUnit, period: Period, checked: ImportResult, *,
     version: int | None, origin: Origin,
 ) -> SaveResult:
     """Store checked values (form or uploaded template) as the unit's draft for period;
-    store nothing when any row has an error."""
+    store nothing when any row has an error. The values that count are not touched.
+
+    version is the submission's version the page was loaded with; 0 means the page saw no
+    submission yet (a first draft), None skips the check (a command-line caller)."""
     sub = _editable(session, plan, unit, period)
-    if sub is not None:
-        _check_version(sub, version)
+    if sub is not None and version is not None and sub.version != version:
+        raise Conflict([])
     allowed = {i.code for i in reporting_indicators(plan, unit)}
     for v in checked.values:
         if v.indicator not in allowed:
@@ -183,16 +252,17 @@ def store_draft(
     if checked.errors:
         return SaveResult(sub, checked.problems)
     if sub is None:
-        at = now()
-        sub = Submission(plan_id=plan.id, org_unit=unit.name, period=period.label, status="draft", version=0,
-                         comment="", created_at=at, updated_at=at, updated_by=_actor(origin), submitted_at=None, decided_at=None)
-        session.add(sub)
-        session.flush()
-    before = {code: v.value for code, v in _stored(session, plan, unit.name, period).items()}
-    session.execute(delete(ValueRecord).where(ValueRecord.submission_id == sub.id))
-    store_values(session, plan, checked.values, source="reported", source_name=f"{checked.file} {unit.name} {period.label}",
-                 submission_id=sub.id)
-    _step(sub, sub.status, origin)
+        sub = _new_submission(session, plan, unit, period, origin)
+    # the version is taken first: a concurrent step on the same submission now waits or loses
+    _step(session, sub, sub.status, origin, version=sub.version, allowed=EDITABLE)
+    before = {code: v.value for code, v in pending_values(session, sub).items()}
+    session.execute(delete(PendingValue).where(PendingValue.submission_id == sub.id))
+    if checked.values:
+        session.execute(insert(PendingValue), [
+            {"submission_id": sub.id, "indicator_code": v.indicator, "value": v.value,
+             "numerator": v.numerator, "denominator": v.denominator}
+            for v in checked.values
+        ])
     after = {v.indicator: v.value for v in checked.values}
     record_from(session, origin, action="value.saved", object_type="submission", object_id=sub.id,
                 before={"org_unit": unit.name, "period": period.label, "values": before},
@@ -201,9 +271,9 @@ def store_draft(
 
 
 def run_rules(session: Session, plan: Plan, unit: OrgUnit, period: Period, rules: list[Rule]) -> list[Finding]:
-    current = _stored(session, plan, unit.name, period)
-    prev_period = month((period.first - 1) // 12, (period.first - 1) % 12 + 1)
-    previous = _stored(session, plan, unit.name, prev_period)
+    """The rules over the submission's own figures, against last month's counted ones."""
+    current = pending_values(session, get_submission(session, plan, unit.name, period.label))
+    previous = _stored(session, plan, unit.name, _previous_month(period))
     out: list[Finding] = []
     for code, v in current.items():
         ind = plan.indicator(code)
@@ -219,27 +289,31 @@ def submit(
 ) -> list[Finding]:
     """Hand the draft in for review. Returns the rule findings; raises when one blocks it."""
     sub = get_submission(session, plan, unit.name, period.label)
-    if sub is None or not _stored(session, plan, unit.name, period):
+    if sub is None or not pending_values(session, sub):
         raise WorkflowError("尚未填报任何数据，不能提交 (nothing entered yet)")
     if sub.status not in EDITABLE:
         raise WorkflowError(f"该期数据{STATUS_LABELS[sub.status]}，不能重复提交 (already {sub.status})", 409)
-    _check_version(sub, version)
+    if version is not None and sub.version != version:
+        raise Conflict([])
     findings = run_rules(session, plan, unit, period, rules)
     blocking = [f.message for f in findings if f.severity == "error"]
     if not comment.strip():
         blocking += [f"{f.message}；须填写说明 (a comment is required)" for f in findings if f.severity == "comment_required"]
     if blocking:
         raise WorkflowError("；".join(blocking), 422)
-    _step(sub, "submitted", origin, comment=comment.strip())
-    sub.submitted_at = sub.updated_at
+    _step(session, sub, "submitted", origin, version=sub.version, allowed=EDITABLE, comment=comment.strip())
     record_from(session, origin, action="submission.submitted", object_type="submission", object_id=sub.id,
                 before={"status": "draft"}, after={"status": "submitted", "comment": sub.comment})
     return findings
 
 
-def decide(session: Session, sub: Submission, action: str, *, version: int | None, comment: str, origin: Origin) -> None:
-    """approve | return (with a comment) a submitted period; reopen an approved one."""
-    _check_version(sub, version)
+def decide(session: Session, plan: Plan, sub: Submission, action: str, *, version: int | None, comment: str,
+           origin: Origin) -> None:
+    """approve | return (with a comment) a submitted period; reopen an approved one.
+
+    Approving copies the submission's figures into the values that count, replacing the counted ones of the same indicator and month."""
+    if version is not None and sub.version != version:
+        raise Conflict([])
     moves = {"approve": ("submitted", "approved"), "return": ("submitted", "returned"), "reopen": ("approved", "returned")}
     if action not in moves:
         raise WorkflowError(f"未知操作 (unknown action): {action}", 422)
@@ -249,10 +323,24 @@ def decide(session: Session, sub: Submission, action: str, *, version: int | Non
     if action in ("return", "reopen") and not comment.strip():
         raise WorkflowError("退回须填写意见 (a comment is required to return)", 422)
     before = sub.status
-    _step(sub, target, origin, comment=comment.strip() or sub.comment)
-    sub.decided_at = sub.updated_at
+    _step(session, sub, target, origin, version=sub.version, allowed=(source,), comment=comment.strip() or sub.comment)
+    counted: dict[str, float] = {}
+    if action == "approve":
+        counted = _count(session, plan, sub)
     record_from(session, origin, action=f"submission.{action}", object_type="submission", object_id=sub.id,
-                before={"status": before}, after={"status": target, "comment": sub.comment})
+                before={"status": before}, after={"status": target, "comment": sub.comment, **({"counted": counted} if counted else {})})
+
+
+def _count(session: Session, plan: Plan, sub: Submission) -> dict[str, float]:
+    """The approved submission's figures become the counted values of its month."""
+    period = monthly_period(sub.period)
+    values = [
+        NewValue(code, sub.org_unit, period, v.value, v.numerator, v.denominator, 0)
+        for code, v in sorted(pending_values(session, sub).items())
+    ]
+    store_values(session, plan, values, source="reported", source_name=f"{SOURCE_NAME} {sub.org_unit} {sub.period}",
+                 submission_id=sub.id)
+    return {v.indicator: v.value for v in values}
 
 
 def pending(session: Session, plan: Plan, *, statuses: tuple[str, ...] = ("submitted",)) -> list[Submission]:

@@ -190,7 +190,7 @@ def review_decide(sub_id: int, request: Request, plan: PlanDep, me: PageUser, cs
     with request.app.state.sessions.begin() as session:
         sub = _submission(session, plan, sub_id)
         try:
-            wf.decide(session, sub, action, version=version, comment=clean_text(comment), origin=me.origin())
+            wf.decide(session, plan, sub, action, version=version, comment=clean_text(comment), origin=me.origin())
         except wf.WorkflowError as exc:
             raise HTTPException(exc.status, detail={"message": exc.message, "message_en": exc.message}) from exc
     return RedirectResponse(f"/review/{sub_id}", status_code=303)

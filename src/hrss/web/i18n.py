@@ -46,6 +46,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "audit": ("审计日志", "Audit log"),
     "period": ("期间", "Period"),
     "previous": ("上期值", "Previous"),
+    "counted": ("已计入值", "Counted now"),
+    "pending_value": ("本期待审值", "Awaiting approval"),
     "value": ("本期值", "This period"),
     "save_draft": ("保存草稿", "Save draft"),
     "submit": ("提交审核", "Submit for review"),
