@@ -5,6 +5,7 @@ Nothing is created at import time: callers build an engine from their Settings.
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -66,6 +67,43 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine) -> None:
-    """Create or migrate the schema to the newest revision."""
+# pg_advisory_lock key of schema set-up: "hrss" in ASCII, any constant every process agrees on
+SCHEMA_LOCK_KEY = 0x68727373
+
+
+@contextmanager
+def schema_lock(engine: Engine) -> Iterator[None]:
+    """Hold the store's set-up lock: one process at a time migrates the schema and loads
+    the plan, the others wait and then find it done. PostgreSQL: a session advisory lock;
+    SQLite: an exclusive flock on a file beside the database (none for :memory:)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": SCHEMA_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SCHEMA_LOCK_KEY})
+                conn.commit()
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def migrate(engine: Engine) -> None:
+    """Create or migrate the schema to the newest revision; the caller holds schema_lock."""
     command.upgrade(alembic_config(engine), "head")
+
+
+def upgrade(engine: Engine) -> None:
+    """Create or migrate the schema to the newest revision, under the set-up lock."""
+    with schema_lock(engine):
+        migrate(engine)

@@ -9,7 +9,7 @@ import yaml
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
-from hrss.db import transaction, upgrade
+from hrss.db import migrate, schema_lock, transaction
 from hrss.plan.model import Plan
 from hrss.plan.planfile import dump_plan, load_plan, plan_from_dict
 from hrss.plan.tables import (
@@ -74,11 +74,14 @@ def stored_plan(session: Session, plan_id: str | None = None) -> Plan | None:
 
 
 def prepare_store(engine: Engine, plan_file: Path | None = None) -> Plan:
-    """Migrate the schema and, on an empty store, load the plan (shipped one by default)."""
-    upgrade(engine)
-    with transaction(engine) as session:
-        plan = stored_plan(session)
-        if plan is None:
-            plan = load_plan(plan_file)
-            save_plan(session, plan)
+    """Migrate the schema and, on an empty store, load the plan (shipped one by default).
+    Under the set-up lock: commands started at once on an empty store all succeed, one
+    migrating and loading, the others finding it done."""
+    with schema_lock(engine):
+        migrate(engine)
+        with transaction(engine) as session:
+            plan = stored_plan(session)
+            if plan is None:
+                plan = load_plan(plan_file)
+                save_plan(session, plan)
     return plan
