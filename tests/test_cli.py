@@ -29,9 +29,34 @@ def test_demo_then_final_report(cli_env: str, tmp_path: Path) -> None:
     assert str(word.resolve()) in result.output and str(excel.resolve()) in result.output
     text = "\n".join(p.text for p in docx.Document(str(word)).paragraphs)
     assert "终期评估" in text and "模拟数据" in text
+    # the summary opens with the binding target not met: 失业保险参保人数 99.64 of 100 万人
+    opening = text[text.index("一、总体情况"):][:400]
+    assert "约束性指标中" in opening and "失业保险参保人数" in opening and "未完成" in opening
+    assert "符合序时" not in text and "超序时" not in text
     wb = openpyxl.load_workbook(excel, read_only=True)
     assert "总体情况" in wb.sheetnames
     wb.close()
+
+
+@pytest.mark.slow
+def test_after_the_plan_every_status_is_a_verdict(cli_env: str) -> None:
+    """2025-12 is the plan's last month: 已完成 / 基本完成 / 未完成, or 达标 / 未达标 for a bound."""
+    import json
+
+    assert runner.invoke(app, ["demo"]).exit_code == 0
+    for as_of in ("2025-12", "2026-11"):
+        result = runner.invoke(app, ["evaluate", "--as-of", as_of, "--format", "json"])
+        assert result.exit_code == 0, result.output
+        rows = json.loads(result.output)
+        assert {r["status"] for r in rows} <= {"已完成", "基本完成", "未完成", "达标", "未达标", "无数据"}
+        city = {r["indicator"]: r for r in rows if r["org_unit"] == "徐州市"}
+        # binding, 99.6433 of 100 万人 = 99.64 %: no 基本完成 band for a 约束性 target
+        unemployment = city["失业保险参保人数"]
+        assert unemployment["attribute"] == "binding" and unemployment["actual"] == pytest.approx(99.6433, abs=1e-4)
+        assert (unemployment["status"], unemployment["color"], unemployment["escalate"]) == ("未完成", "red", True)
+        assert all(r["as_of"] == "2025-12" for r in rows)
+        bounds = [r for r in rows if r["compliance"] is not None]
+        assert bounds and all(r["completion"] is None and r["expected_completion"] is None for r in bounds)
 
 
 def test_report_refuses_bad_arguments(cli_env: str, tmp_path: Path) -> None:

@@ -222,16 +222,23 @@ def test_level_district_from_annex_table(plan: Plan) -> None:
 
 
 def test_ceiling(plan: Plan) -> None:
-    # I02 城镇登记失业率 4以内: 2.1 → margin 4 − 2.1 = 1.9 pp, compliant → 符合序时; at 2025-12 → 已完成
+    # I02 城镇登记失业率 4以内: 2.1 → margin 4 − 2.1 = 1.9 pp, compliant → 达标, at any month;
+    # a bound has no 序时 and no completion share (no "完成进度 52.5 %")
     e = one(plan, values(plan, [("I02", "徐州市", "2023-06", 2.1, None, None)]), "I02", "徐州市", m(2023, 6))
     assert e.compliance == {"compliant": True, "margin": pytest.approx(1.9), "bound": "ceiling"}
-    assert e.status == "符合序时"
+    assert (e.status, e.color) == ("达标", "green")
+    assert e.completion is None and e.expected_completion is None
     assert e.progress_measure["method"] == "target_achieved"
     e = one(plan, values(plan, [("I02", "徐州市", "2025-12", 2.1, None, None)]), "I02", "徐州市", m(2025, 12))
-    assert e.status == "已完成"
-    # 4.5: 0.5 pp over the ceiling (≤ 2) → 滞后; 6.5: 2.5 pp over → 严重滞后
-    assert one(plan, values(plan, [("I02", "徐州市", "2023-06", 4.5, None, None)]), "I02", "徐州市", m(2023, 6)).status == "滞后"
-    assert one(plan, values(plan, [("I02", "徐州市", "2023-06", 6.5, None, None)]), "I02", "徐州市", m(2023, 6)).status == "严重滞后"
+    assert e.status == "达标"
+    # 4.5: 0.5 pp over the ceiling (≤ 2) → 未达标, yellow; 6.5: 2.5 pp over → 未达标, red
+    over = one(plan, values(plan, [("I02", "徐州市", "2023-06", 4.5, None, None)]), "I02", "徐州市", m(2023, 6))
+    assert (over.status, over.color, over.compliance["margin"]) == ("未达标", "yellow", pytest.approx(-0.5))
+    far = one(plan, values(plan, [("I02", "徐州市", "2023-06", 6.5, None, None)]), "I02", "徐州市", m(2023, 6))
+    assert (far.status, far.color) == ("未达标", "red")
+    # at the plan's end even 0.5 pp over is red
+    end = one(plan, values(plan, [("I02", "徐州市", "2025-12", 4.5, None, None)]), "I02", "徐州市", m(2025, 12))
+    assert (end.status, end.color) == ("未达标", "red")
 
 
 def test_floor_rate_recomputed_from_numerator_and_denominator(plan: Plan) -> None:
@@ -246,7 +253,7 @@ def test_floor_rate_recomputed_from_numerator_and_denominator(plan: Plan) -> Non
     e = one(plan, values(plan, rows), "I16", "徐州市", m(2024, 3))
     assert e.actual == pytest.approx(64.0)
     assert e.compliance["margin"] == pytest.approx(-6.0)
-    assert e.status == "严重滞后"  # 6 pp below the floor, more than 2
+    assert (e.status, e.color) == ("未达标", "red")  # 6 pp below the floor, more than 2
 
 
 def test_floor_rate_with_a_path(plan: Plan) -> None:
@@ -332,7 +339,7 @@ def test_ceiling_projection_and_measures(plan: Plan) -> None:
     assert e.actual == pytest.approx(3.1)
     assert e.projection["value"] == pytest.approx(4.3)
     assert e.projection["verdict"] == "存在风险"
-    assert e.status == "符合序时"  # still inside the ceiling today
+    assert e.status == "达标"  # still inside the ceiling today
 
 
 def test_ceiling_above_baseline_exceeded_is_deterioration(plan: Plan) -> None:

@@ -110,7 +110,7 @@ def test_final_docx_names_every_key_indicator_and_has_charts(plan: Plan, final_f
     assert len(d.inline_shapes) >= 19 + 9  # one trend chart per key indicator, one per annex table
     headings = [p.text for p in d.paragraphs if p.style.name == "Heading 1"]
     assert headings == ["一、总体情况", "二、主要指标完成情况", "三、分地区完成情况", "四、任务台账",
-                        "五、滞后单位与预警", "六、下一步建议"]
+                        "五、未完成指标与预警", "六、下一步建议"]
     subheads = [p.text for p in d.paragraphs if p.style.name == "Heading 2"]
     for n in range(1, 10):
         assert any(h.startswith(f"（{content.cn_number(n)}）附件表{n} ") for h in subheads), n
@@ -280,7 +280,8 @@ def _ev(**kw: Any) -> Evaluation:
 
 def test_cumulative_sentence() -> None:
     text = content.describe(_ev())
-    assert text.startswith("城镇新增就业人数累计完成37.8万人，为五年目标37.5万人的100.8%，超过序时进度0.8个百分点，状态：已完成。")
+    # the plan period is over: a verdict, no 序时 comparison
+    assert text.startswith("城镇新增就业人数累计完成37.8万人，为五年目标37.5万人的100.8%，状态：已完成。")
 
 
 def test_cumulative_sentence_before_the_end_states_time_and_projection() -> None:

@@ -72,6 +72,35 @@ def test_indicator_and_org_unit_pages(client: TestClient) -> None:
     assert client.get("/?lang=en").text.count("Overview") >= 1
 
 
+def test_after_the_plan_the_pages_show_the_final_results(client: TestClient) -> None:
+    import re
+    import time
+
+    # a month after the plan: the page is titled with the month the data is from, with a notice
+    page = client.get("/", params={"as_of": "2026-11"})
+    assert page.status_code == 200
+    assert re.search(r"<h1>[^<]*<small>2025-12</small>", page.text) and "<small>2026-11</small>" not in page.text
+    assert "规划期已结束（2021–2025），以下为终期结果" in page.text
+    assert client.get("/api/v1/evaluation", params={"as_of": "2026-11"}).json()["as_of"] == "2025-12"
+    # verdicts, not 序时 words; a ceiling shows 达标 and its margin, never a completion share
+    for url in ("/", "/org-units/徐州市", "/indicators/I02"):
+        html = client.get(url, params={"as_of": "2025-12"}).text
+        for word in ("超序时", "符合序时", "严重滞后"):
+            assert word not in html, (url, word)
+    city = client.get("/api/v1/evaluation", params={"as_of": "2025-12", "org": "徐州市", "indicator": "I02"}).json()
+    [i02] = city["results"]
+    assert i02["status"] == "达标" and i02["completion"] is None
+    margin = f"{4 - i02['actual']:.2f}".rstrip("0").rstrip(".")  # 城镇登记失业率 4 % 以内: 4 − actual
+    assert f"达标，低于上限 {margin} 个百分点" in client.get("/indicators/I02", params={"as_of": "2025-12"}).text
+    # outside the plan years: refused at once, on pages and API
+    for url in ("/", "/api/v1/evaluation", "/indicators/I01", "/org-units/丰县"):
+        started = time.perf_counter()
+        far = client.get(url, params={"as_of": "9999-12"})
+        assert far.status_code == 422 and time.perf_counter() - started < 2, url
+        assert "截至月份须在 2021-01 至" in far.text
+    assert client.get("/", params={"as_of": "2020-12"}).status_code == 422
+
+
 def test_api_and_errors(client: TestClient) -> None:
     data = client.get("/api/v1/indicators/I06", params={"as_of": "2024-06"}).json()
     assert data["indicator"]["name"] == "城乡基本养老保险参保人数"

@@ -87,6 +87,18 @@ def _as_of(raw: str) -> int:
         raise typer.BadParameter(str(exc)) from exc
 
 
+def _plan_month(month: int, plan: Any) -> int:
+    """month within the plan period, or its last month after it; refused outside (see periods.plan_month)."""
+    from hrss.monitoring.completeness import local_today
+    from hrss.monitoring.periods import PeriodError, month_index, plan_month
+
+    today = local_today()
+    try:
+        return plan_month(month, plan.start_year, plan.end_year, latest=month_index(today.year, today.month))
+    except PeriodError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--as-of") from exc
+
+
 # --- db --------------------------------------------------------------------------
 
 
@@ -231,6 +243,7 @@ def evaluate_cmd(
         raise typer.BadParameter(" | ".join(SOURCES), param_hint="--source")
     c = _ctx(ctx)
     plan = c.ready()
+    asked, month = month, _plan_month(month, plan)
     if org is not None:
         unit = plan.org_unit(org)
         if unit is None:
@@ -246,8 +259,13 @@ def evaluate_cmd(
         records = [{**r.as_json(), "simulated": simulated} for r in results]
         sys.stdout.write(json.dumps(records, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
         return
+    from hrss.monitoring.periods import month_label
+
     mark = "【模拟数据 Simulated data】" if simulated else ""
-    table = Table(title=f"{mark}截至 {as_of} 评估结果 (evaluation as of {as_of})")
+    if asked > month:
+        out.print(f"规划期已结束（{plan.start_year}—{plan.end_year}），以下为终期结果 "
+                  f"(the plan period has ended; final results as of {month_label(month)})")
+    table = Table(title=f"{mark}截至 {month_label(month)} 评估结果 (evaluation as of {month_label(month)})")
     for col in ("指标", "地区", "单位", "实际", "序时", "目标", "完成率", "时间进度", "状态", "预测"):
         table.add_column(col)
     for r in results:

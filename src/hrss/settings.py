@@ -80,13 +80,19 @@ class Settings(BaseSettings):
     )
     rate_severe_pp: float = Field(
         default=2.0,
-        description="A ceiling/floor rate missing its bound by more than this many points "
-        "is 严重滞后; by less, 滞后.",
+        description="A ceiling/floor missing its bound (未达标) by more than this many points "
+        "is shown red; by less, yellow (always red once the plan period is over).",
     )
     projection_risk_ratio: float = Field(
         default=0.95,
         description="A projection reaching at least this share of the target (but not all of "
         "it) is 存在风险; below it, 难以完成.",
+    )
+    status_mostly_done_ratio: float = Field(
+        default=0.95, gt=0.0, le=1.0,
+        description="Once the plan period is over, a 预期性 target reached to at least this share "
+        "of its value (but not all of it) is 基本完成; below it, 未完成. A 约束性 target is "
+        "已完成 or 未完成.",
     )
 
     password_min_length: int = Field(
@@ -133,6 +139,7 @@ class Settings(BaseSettings):
             severe_pp=self.status_severe_pp,
             rate_severe_pp=self.rate_severe_pp,
             projection_risk_ratio=self.projection_risk_ratio,
+            mostly_done_ratio=self.status_mostly_done_ratio,
         )
 
 

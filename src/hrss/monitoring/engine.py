@@ -88,17 +88,18 @@ class Evaluator:
         if target is None:
             return None
         requested = min(as_of, self.end)  # after the plan period, judge it as of its last month
+        final = requested >= self.end  # the plan period is over: a verdict, not a 序时 word
         # Judge the unit where its data ends: a unit reporting yearly is not "behind" in June.
         through = self.values.last_month(ind.code, unit.name, requested)
         at = through if through is not None and through >= self.start else requested
         m = min(max(at - self.start + 1, 0), self.total_months)
         elapsed = ev.time_share(m, self.total_months)
         if ind.kind is TargetKind.CUMULATIVE:
-            e = self._cumulative(ind, unit, target, at, m, elapsed)
+            e = self._cumulative(ind, unit, target, at, m, elapsed, final)
         elif ind.kind is TargetKind.LEVEL or self._path(ind, target) is not None:
-            e = self._path_eval(ind, unit, target, at, m, elapsed)
+            e = self._path_eval(ind, unit, target, at, m, elapsed, final)
         else:
-            e = self._bound(ind, unit, target, at, m, elapsed)
+            e = self._bound(ind, unit, target, at, m, elapsed, final)
         e.as_of = month_label(requested)
         if through is not None:
             e.data_through = month_label(through)
@@ -127,15 +128,24 @@ class Evaluator:
             progress_measure={}, projection={}, target_source=target.source,
         )
 
-    def _finish(self, e: Evaluation, ind: Indicator, status: Status) -> Evaluation:
+    def _finish(self, e: Evaluation, ind: Indicator, status: Status, color: str | None = None) -> Evaluation:
         e.status = status.value
-        e.color = ev.STATUS_COLOR[status]
-        e.escalate = ind.attribute.value == "binding" and status in ev.LAGGING
+        e.color = color or ev.STATUS_COLOR[status]
+        e.escalate = ind.attribute.value == "binding" and status in ev.SHORTFALL
         return e
+
+    def _judge(self, e: Evaluation, ind: Indicator, *, final: bool, share: float) -> Evaluation:
+        """序时 status during the plan period; the verdict from its last month on."""
+        assert e.completion is not None and e.expected_completion is not None
+        if final:
+            binding = ind.attribute.value == "binding"
+            return self._finish(e, ind, ev.final_status(e.completion, share, binding=binding, t=self.t))
+        return self._finish(e, ind, ev.schedule_status(e.completion, e.expected_completion, self.t))
 
     # -- cumulative flows -----------------------------------------------------------
 
-    def _cumulative(self, ind: Indicator, unit: OrgUnit, target: UnitTarget, as_of: int, m: int, elapsed: float) -> Evaluation:
+    def _cumulative(self, ind: Indicator, unit: OrgUnit, target: UnitTarget, as_of: int, m: int, elapsed: float,
+                    final: bool) -> Evaluation:
         e = self._base(ind, unit, target, as_of, elapsed)
         e.progress_measure = {"method": "not_applicable", "note": ev.CUMULATIVE_NOTE}
         e.expected = ev.expected_cumulative(target.final, m, self.total_months)
@@ -154,7 +164,7 @@ class Evaluator:
             projected, f"近{window}个月月均增量外推 (run rate of the last {window} months)",
             ev.verdict_share(projected / target.final, self.t),
         )
-        return self._finish(e, ind, ev.schedule_status(e.completion, elapsed, self.t))
+        return self._judge(e, ind, final=final, share=e.completion)
 
     def _annual_flow(self, ind: Indicator, unit: OrgUnit, target: UnitTarget, as_of: int) -> dict[str, Any] | None:
         year = as_of // 12
@@ -187,7 +197,8 @@ class Evaluator:
             return [*pts, (self.end, target.final)]
         return None
 
-    def _path_eval(self, ind: Indicator, unit: OrgUnit, target: UnitTarget, as_of: int, m: int, elapsed: float) -> Evaluation:
+    def _path_eval(self, ind: Indicator, unit: OrgUnit, target: UnitTarget, as_of: int, m: int, elapsed: float,
+                   final: bool) -> Evaluation:
         e = self._base(ind, unit, target, as_of, elapsed)
         actual = self.values.value(ind, unit.name, self._window_start(ind, as_of), as_of)
         points = self._path(ind, target) or []
@@ -217,7 +228,8 @@ class Evaluator:
         e.projection = self._projection(projected, TREND_METHOD, ev.verdict_share(share, self.t))
         if ind.kind is TargetKind.LEVEL:
             e.annual = self._annual_level(ind, unit, target, as_of, actual)
-        return self._finish(e, ind, ev.schedule_status(e.completion, e.expected_completion, self.t))
+        share = ev.share_of_target(actual, target.final, lower_is_better=ind.lower_is_better)
+        return self._judge(e, ind, final=final, share=share)
 
     def _annual_level(self, ind: Indicator, unit: OrgUnit, target: UnitTarget, as_of: int, actual: float) -> dict[str, Any] | None:
         year = as_of // 12
@@ -231,16 +243,16 @@ class Evaluator:
 
     # -- ceilings and floors that must hold ------------------------------------------
 
-    def _bound(self, ind: Indicator, unit: OrgUnit, target: UnitTarget, as_of: int, m: int, elapsed: float) -> Evaluation:
+    def _bound(self, ind: Indicator, unit: OrgUnit, target: UnitTarget, as_of: int, m: int, elapsed: float,
+               final: bool) -> Evaluation:
         e = self._base(ind, unit, target, as_of, elapsed)
         ceiling = ind.kind is TargetKind.CEILING
+        # a bound has no 序时 and no completion share: it is held or not, by a margin
         e.expected = target.final
-        e.expected_completion = 1.0
         actual = self.values.value(ind, unit.name, self._window_start(ind, as_of), as_of)
         if actual is None:
             return self._finish(e, ind, Status.NO_DATA)
         e.actual = actual
-        e.completion = actual / target.final if target.final else None
         margin = ev.bound_margin(actual, target.final, ceiling=ceiling)
         e.compliance = {"compliant": margin >= 0, "margin": margin, "bound": "ceiling" if ceiling else "floor"}
         e.gap_pp = margin if ind.unit == "%" else None
@@ -253,8 +265,8 @@ class Evaluator:
         e.projection = self._projection(
             projected, TREND_METHOD, ev.verdict_bound(projected, target.final, ceiling=ceiling, t=self.t)
         )
-        final = as_of >= self.end
-        return self._finish(e, ind, ev.bound_status(actual, target.final, ceiling=ceiling, final=final, t=self.t))
+        return self._finish(e, ind, ev.bound_status(actual, target.final, ceiling=ceiling),
+                            ev.bound_color(margin, final=final, t=self.t))
 
     # -- helpers ----------------------------------------------------------------------
 

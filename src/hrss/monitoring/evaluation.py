@@ -12,31 +12,50 @@ from enum import StrEnum
 
 
 class Status(StrEnum):
+    """During the plan period a target is judged against the schedule (序时); from its last
+    month on, by a verdict (已完成 / 基本完成 / 未完成). Ceilings and floors are 达标 or
+    未达标 at any time."""
+
     DONE = "已完成"
+    MOSTLY_DONE = "基本完成"
+    NOT_DONE = "未完成"
     AHEAD = "超序时"
     ON_TRACK = "符合序时"
     BEHIND = "滞后"
     SEVERE = "严重滞后"
+    MET = "达标"
+    NOT_MET = "未达标"
     NO_DATA = "无数据"
 
 
 STATUS_EN = {
     Status.DONE: "completed",
+    Status.MOSTLY_DONE: "largely completed",
+    Status.NOT_DONE: "not completed",
     Status.AHEAD: "ahead of schedule",
     Status.ON_TRACK: "on schedule",
     Status.BEHIND: "behind schedule",
     Status.SEVERE: "seriously behind",
+    Status.MET: "met",
+    Status.NOT_MET: "not met",
     Status.NO_DATA: "no data",
 }
 STATUS_COLOR = {
     Status.DONE: "green",
+    Status.MOSTLY_DONE: "yellow",
+    Status.NOT_DONE: "red",
     Status.AHEAD: "green",
     Status.ON_TRACK: "green",
     Status.BEHIND: "yellow",
     Status.SEVERE: "red",
+    Status.MET: "green",
+    Status.NOT_MET: "yellow",  # red when far outside the bound, or at the plan's end
     Status.NO_DATA: "grey",
 }
 LAGGING = (Status.BEHIND, Status.SEVERE)
+# what needs action: lagging during the period, a bound not held, a target not completed
+SHORTFALL = (Status.BEHIND, Status.SEVERE, Status.NOT_MET, Status.NOT_DONE)
+FINAL = (Status.DONE, Status.MOSTLY_DONE, Status.NOT_DONE)
 
 
 class Verdict(StrEnum):
@@ -54,6 +73,7 @@ class StatusThresholds:
     severe_pp: float = 15.0
     rate_severe_pp: float = 2.0
     projection_risk_ratio: float = 0.95
+    mostly_done_ratio: float = 0.95  # 基本完成: a 预期性 target reached to at least this share
 
 
 # --- 序时进度 (time-elapsed progress) -------------------------------------------
@@ -118,11 +138,34 @@ def bound_margin(actual: float, bound: float, *, ceiling: bool) -> float:
     return bound - actual if ceiling else actual - bound
 
 
-def bound_status(actual: float, bound: float, *, ceiling: bool, final: bool, t: StatusThresholds) -> Status:
-    margin = bound_margin(actual, bound, ceiling=ceiling)
+def final_status(completion: float, share_of_target: float, *, binding: bool, t: StatusThresholds) -> Status:
+    """The verdict once the plan period is over: 已完成 when the target is reached
+    (completion ≥ 1); 基本完成 when a 预期性 target is reached to at least
+    t.mostly_done_ratio of its value; otherwise 未完成. A 约束性 target is either met or not."""
+    if completion >= 1.0 - 1e-9:
+        return Status.DONE
+    if not binding and share_of_target >= t.mostly_done_ratio - 1e-9:
+        return Status.MOSTLY_DONE
+    return Status.NOT_DONE
+
+
+def share_of_target(actual: float, target: float, *, lower_is_better: bool = False) -> float:
+    """How much of the target's value is reached: actual ÷ target (target ÷ actual when lower is better)."""
+    if lower_is_better:
+        return target / actual if actual else 1.0
+    return actual / target if target else 1.0
+
+
+def bound_status(actual: float, bound: float, *, ceiling: bool) -> Status:
+    """A ceiling or floor is held (达标) or not (未达标), at any month."""
+    return Status.MET if bound_margin(actual, bound, ceiling=ceiling) >= 0 else Status.NOT_MET
+
+
+def bound_color(margin: float, *, final: bool, t: StatusThresholds) -> str:
+    """达标 green; 未达标 yellow within t.rate_severe_pp of the bound, red beyond it or at the plan's end."""
     if margin >= 0:
-        return Status.DONE if final else Status.ON_TRACK
-    return Status.BEHIND if -margin <= t.rate_severe_pp else Status.SEVERE
+        return "green"
+    return "red" if final or -margin > t.rate_severe_pp else "yellow"
 
 
 # --- CAGR-based progress measures (UNSD, Eurostat / Open SDG) ---------------------

@@ -68,6 +68,21 @@ def month(year: int, mo: int) -> Period:
     return Period(idx, idx, "month", f"{year:04d}-{mo:02d}")
 
 
+def plan_month(month: int, start_year: int, end_year: int, *, latest: int) -> int:
+    """The month to evaluate for an as-of month: itself within the plan period, the plan's
+    last month after it (the final results), up to latest (the current month). Earlier than
+    the plan's first month or later than latest is refused: nothing is known there, and a
+    trend to year 9999 would cost minutes and memory."""
+    first, last = month_index(start_year, 1), month_index(end_year, 12)
+    ceiling = max(last, latest)
+    if not first <= month <= ceiling:
+        raise PeriodError(
+            f"截至月份须在 {month_label(first)} 至 {month_label(ceiling)} 之间"
+            f"（规划期 {start_year}—{end_year} 年；之后的月份显示终期结果）"
+            f" (as-of month must be from {month_label(first)} to {month_label(ceiling)}): {month_label(month)}")
+    return min(month, last)
+
+
 def parse_as_of(raw: str) -> int:
     """An as-of month 'YYYY-MM' as a month index."""
     period = parse_period(raw)

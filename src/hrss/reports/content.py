@@ -20,7 +20,9 @@ from hrss.plan.model import ATTRIBUTE_LABELS, Attribute, Plan
 
 KIND_NAMES = {"monthly": "月度简报", "annual": "年度监测报告", "midterm": "中期评估报告", "final": "终期评估报告"}
 STATUS_ORDER = [s.value for s in Status]
-LAGGING = (Status.BEHIND.value, Status.SEVERE.value)
+# what a report lists as needing action: lagging (序时), a bound not held, a target not completed
+LAGGING = (Status.BEHIND.value, Status.SEVERE.value, Status.NOT_MET.value, Status.NOT_DONE.value)
+FINAL = (Status.DONE.value, Status.MOSTLY_DONE.value, Status.NOT_DONE.value)
 INTEGER_UNITS = ("人", "场次", "场", "万元", "个", "家")
 _CN_DIGITS = "零一二三四五六七八九"
 _ENGLISH_TAIL = re.compile(r"\s*\([A-Za-z][^()]*\)\s*$")
@@ -126,10 +128,15 @@ class ReportData:
             return list(by_unit.values())
         return [by_unit[r.org_unit] for r in dec.rows if r.org_unit in by_unit]
 
+    @property
+    def final(self) -> bool:
+        """The plan period is over: statuses are verdicts (已完成 / 基本完成 / 未完成)."""
+        return self.as_of >= self.end_month
+
     def lagging(self) -> list[Evaluation]:
-        """Every lagging indicator × org unit, binding and most severe first."""
+        """Every indicator × org unit that needs action, binding and red first."""
         found = [e for e in self.evaluations if e.status in LAGGING]
-        return sorted(found, key=lambda e: (not e.escalate, e.status != Status.SEVERE.value, e.gap_pp or 0.0))
+        return sorted(found, key=lambda e: (not e.escalate, e.color != "red", e.gap_pp or 0.0))
 
 
 # --- one result in words ------------------------------------------------------------
@@ -150,25 +157,29 @@ def describe(e: Evaluation, *, years: int = 5, with_unit: bool = False) -> str:
 
 
 def _schedule(e: Evaluation) -> str:
+    """The comparison with 序时, with its trailing comma; nothing once the plan period is over."""
+    if e.status in FINAL:
+        return ""
     gap = e.gap_pp or 0.0
     lead = f"时间进度{pct(e.time_elapsed)}，" if e.time_elapsed < 1 else ""
     if abs(gap) < 0.05:
-        return f"{lead}与序时进度持平"
+        return f"{lead}与序时进度持平，"
     word = "超过" if gap > 0 else "落后"
-    return f"{lead}{word}序时进度{pp(gap)}"
+    return f"{lead}{word}序时进度{pp(gap)}，"
 
 
 def _cumulative(name: str, e: Evaluation, years: int) -> str:
     span = f"{cn_number(years)}年" if e.target_source == "表2" else "规划期"
     return (f"{name}累计完成{qty(e.actual, e.unit)}，为{span}目标{qty(e.target, e.unit)}的{pct(e.completion)}，"
-            f"{_schedule(e)}，状态：{e.status}。")
+            f"{_schedule(e)}状态：{e.status}。")
 
 
 def _path(name: str, e: Evaluation) -> str:
     base = f"基数{qty(e.baseline, e.unit)}，" if e.baseline is not None else ""
+    expected = f"序时应完成{pct(e.expected_completion)}，" if e.status not in FINAL else ""
     return (f"{name}达到{qty(e.actual, e.unit)}（{base}目标{qty(e.target, e.unit)}），"
-            f"已完成从基数到目标距离的{pct(e.completion)}，序时应完成{pct(e.expected_completion)}，"
-            f"{_schedule(e)}，状态：{e.status}。")
+            f"已完成从基数到目标距离的{pct(e.completion)}，{expected}"
+            f"{_schedule(e)}状态：{e.status}。")
 
 
 def _bound(name: str, e: Evaluation) -> str:
@@ -257,8 +268,10 @@ def summary(data: ReportData) -> list[str]:
     key = data.key_evals()
     counts = "、".join(f"{s}{n}项" for s, n in status_counts(key).items())
     elapsed = key[0].time_elapsed if key else 0.0
-    paras = [f"截至{month_words(data.as_of)}，规划期时间进度为{pct(elapsed)}。《规划》表2所列{len(key)}项主要指标中，{counts}。"]
     binding = [e for e in key if e.attribute == Attribute.BINDING.value]
+    if data.final:
+        return _final_summary(data, key, binding, counts)
+    paras = [f"截至{month_words(data.as_of)}，规划期时间进度为{pct(elapsed)}。《规划》表2所列{len(key)}项主要指标中，{counts}。"]
     flagged = [e for e in binding if e.escalate]
     missing = [e for e in binding if e.status == Status.NO_DATA.value]
     text = f"{len(binding)}项约束性指标中，{len(binding) - len(flagged) - len(missing)}项进展符合要求"
@@ -280,18 +293,48 @@ def summary(data: ReportData) -> list[str]:
     return paras
 
 
+def _final_summary(data: ReportData, key: list[Evaluation], binding: list[Evaluation], counts: str) -> list[str]:
+    """The plan period is over: binding targets not met first, then the verdict counts."""
+    unmet = [e for e in binding if e.status in (Status.NOT_DONE.value, Status.NOT_MET.value)]
+    missing = [e for e in binding if e.status == Status.NO_DATA.value]
+    paras = []
+    if unmet:
+        paras.append(f"{len(binding)}项约束性指标中，{len(unmet)}项未完成：" + "；".join(
+            f"{e.indicator}{qty(e.actual, e.unit)}，目标{qty(e.target, e.unit)}（{e.status}）" for e in unmet)
+            + "，须作为约束性指标未完成事项重点说明原因并提出整改措施。")
+    else:
+        paras.append(f"{len(binding)}项约束性指标" + ("全部完成。" if not missing else f"中{len(missing)}项暂无数据，其余全部完成。"))
+    paras.append(f"“{data.period_name}”规划期（{data.plan.start_year}—{data.plan.end_year}年）已结束，"
+                 f"以下为截至{month_words(data.as_of)}的终期结果。《规划》表2所列{len(key)}项主要指标中，{counts}。")
+    units = [e for e in data.lagging() if e.org_unit != data.city]
+    if units:
+        names = "、".join(dict.fromkeys(e.org_unit for e in units))
+        paras.append(f"分地区看，共有{len(units)}项“指标—地区”未完成或未达标，涉及{names}。")
+    else:
+        paras.append("分地区看，各地区分解指标均已完成。")
+    return paras
+
+
 def method_note(data: ReportData) -> str:
     t = data.thresholds
+    if data.final:
+        return (f"评价口径：规划期结束后，累计指标以累计完成值与目标之比、期末水平指标以从基数到目标的距离完成比例评价，"
+                f"达到目标为“已完成”；预期性指标达到目标值{t.mostly_done_ratio * 100:g}%及以上但未达到目标为“基本完成”；"
+                f"其余为“未完成”，约束性指标只有“已完成”“未完成”。控制上限和下限指标以是否达标评价（“达标”“未达标”）及余量。"
+                "约束性指标未完成或未达标的，列为预警。")
     return (f"评价口径：累计指标以累计完成值与目标之比对照时间进度（序时进度）；期末水平指标以从基数到目标的距离完成比例对照序时进度；"
             f"控制上限和下限指标以是否达标及余量评价。完成进度超前序时{t.ahead_pp:g}个百分点及以上为“超序时”，"
             f"落后{t.behind_pp:g}个百分点以内为“符合序时”，落后{t.behind_pp:g}至{t.severe_pp:g}个百分点为“滞后”，"
-            f"落后超过{t.severe_pp:g}个百分点为“严重滞后”；约束性指标滞后的，列为预警。")
+            f"落后超过{t.severe_pp:g}个百分点为“严重滞后”；控制上限和下限指标守住的为“达标”，否则为“未达标”；"
+            f"约束性指标滞后或未达标的，列为预警。")
 
 
 def lagging_sentence(e: Evaluation, city: str) -> str:
     who = "全市" if e.org_unit == city else e.org_unit
     if e.compliance is not None:
         return f"{who}{e.indicator}为{qty(e.actual, e.unit)}，未达到目标要求（{e.status}）"
+    if e.status in FINAL:
+        return f"{who}{e.indicator}为{qty(e.actual, e.unit)}，目标{qty(e.target, e.unit)}，完成进度{pct(e.completion)}（{e.status}）"
     return f"{who}{e.indicator}完成进度{pct(e.completion)}，落后序时进度{pp(e.gap_pp or 0.0)}（{e.status}）"
 
 

@@ -298,16 +298,17 @@ class _Writer:
     def lagging(self, n: str) -> None:
         d = self.data
         lag = d.lagging()
-        self.heading(f"{n}、滞后单位与预警")
+        word = "未完成或未达标" if d.final else "进度滞后或未达标"
+        self.heading(f"{n}、{'未完成指标与预警' if d.final else '滞后单位与预警'}")
         if not lag:
-            self.para("截至本期，各指标、各地区均未出现滞后。")
+            self.para("规划期末，各指标、各地区均已完成。" if d.final else "截至本期，各指标、各地区均未出现滞后。")
             return
         flagged = [e for e in lag if e.escalate]
         city = sum(e.org_unit == d.city for e in lag)
-        self.para(f"共有{len(lag)}项“指标—地区”进度滞后（全市层面{city}项、分地区{len(lag) - city}项），"
+        self.para(f"共有{len(lag)}项“指标—地区”{word}（全市层面{city}项、分地区{len(lag) - city}项），"
                   f"其中约束性指标预警{len(flagged)}项。"
                   + "".join(c.lagging_sentence(e, d.city) + "；" for e in lag[:6]).rstrip("；") + ("等。" if len(lag) > 6 else "。"))
-        self.table("滞后单位与预警清单", ["序号", "指标", "地区", "属性", "完成进度", "差距", "状态", "预警"],
+        self.table("未完成指标与预警清单" if d.final else "滞后单位与预警清单", ["序号", "指标", "地区", "属性", "完成进度", "差距", "状态", "预警"],
                    [[str(i), e.indicator, e.org_unit, c.attribute_label(e.attribute), c.completion_text(e),
                      f"{e.gap_pp:+.1f}" if e.gap_pp is not None else "—", e.status,
                      "约束性指标预警" if e.escalate else "—"] for i, e in enumerate(lag, start=1)],
@@ -375,7 +376,7 @@ def _district_sentence(dec: Decomposition, evals: list[Evaluation]) -> str:
     lag = [e.org_unit for e in scored if e.status in c.LAGGING]
     text = (f"{dec.table}分解到{len(evals)}个地区。完成进度最高的是{best.org_unit}（{c.pct(best.completion)}），"
             f"最低的是{worst.org_unit}（{c.pct(worst.completion)}）")
-    return text + (f"；{'、'.join(lag)}进度滞后。" if lag else "；各地区均未滞后。")
+    return text + (f"；{'、'.join(lag)}进度滞后或未完成。" if lag else "；各地区均未滞后。")
 
 
 def write_docx(data: ReportData, path: Path, progress: Callable[[str], None] | None = None) -> Path:

@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -94,16 +95,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _password(request: Request, exc: PasswordChangeRequired) -> RedirectResponse:
         return RedirectResponse("/account/password", status_code=303)
 
+    def _error(request: Request, detail: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> Response:
+        """An error as JSON for the API and machine clients; as a Chinese page for a browser."""
+        if request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", ""):
+            return JSONResponse(detail, status_code=status, headers=headers)
+        chosen = request.query_params.get("lang") or request.cookies.get("lang") or "zh"
+        return templates.TemplateResponse(request, "error.html", {
+            "lang": chosen if chosen in ("zh", "en") else "zh", "plan": plan, "me": None, "simulated": False,
+            "status": status, "message": detail.get("message", ""), "message_en": detail.get("message_en", ""),
+        }, status_code=status, headers=headers)
+
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in exc.errors())
-        return JSONResponse(
-            {"message": f"请求参数无效: {fields}", "message_en": f"Invalid request: {fields}"}, status_code=422
-        )
+        return _error(request, {"message": f"请求参数无效: {fields}", "message_en": f"Invalid request: {fields}"}, 422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, dict) else {"message": str(exc.detail), "message_en": str(exc.detail)}
-        return JSONResponse(detail, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        return _error(request, detail, exc.status_code, getattr(exc, "headers", None))
 
     return app

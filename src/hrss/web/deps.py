@@ -9,7 +9,8 @@ from fastapi import Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from hrss.monitoring.periods import PeriodError, parse_as_of
+from hrss.monitoring.completeness import local_today
+from hrss.monitoring.periods import PeriodError, month_index, parse_as_of, plan_month
 from hrss.monitoring.service import data_version
 from hrss.plan.model import Plan
 from hrss.web.i18n import LANGS
@@ -61,15 +62,18 @@ LangDep = Annotated[str, Depends(_lang)]
 AsOfParam = Annotated[str | None, Query(max_length=7, pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="截至月份 YYYY-MM")]
 
 
-def _parse_as_of(raw: str) -> int:
+def _parse_as_of(raw: str, plan: Plan) -> int:
+    """An as-of month from a query: within the plan period, or after it up to this month
+    (then the plan's last month, the final results); anything else 422."""
+    today = local_today()
     try:
-        return parse_as_of(raw)
+        return plan_month(parse_as_of(raw), plan.start_year, plan.end_year, latest=month_index(today.year, today.month))
     except PeriodError as exc:
-        raise bad_request(str(exc), "invalid as-of month", 422) from exc
+        raise bad_request(str(exc), "invalid as-of month: outside the plan period", 422) from exc
 
 
 def resolve_as_of(raw: str | None, cache: EvaluationCache, session: Session) -> int:
-    return cache.default_month(session) if raw is None else _parse_as_of(raw)
+    return cache.default_month(session) if raw is None else _parse_as_of(raw, cache.plan)
 
 
 # The busiest read-only views (dashboard, indicator and evaluation API) are `async def`
@@ -103,5 +107,5 @@ async def shared_view(request: Request, version: Version, key: tuple[Hashable, .
 async def as_of_month(request: Request, raw: str | None, version: Version) -> int:
     """resolve_as_of for the async views."""
     if raw is not None:
-        return _parse_as_of(raw)
+        return _parse_as_of(raw, request.app.state.plan)
     return await shared_view(request, version, DEFAULT_MONTH, request.app.state.cache.newest_month)
