@@ -92,6 +92,8 @@ def test_after_the_plan_the_pages_show_the_final_results(client: TestClient) -> 
     assert i02["status"] == "达标" and i02["completion"] is None
     margin = f"{4 - i02['actual']:.2f}".rstrip("0").rstrip(".")  # 城镇登记失业率 4 % 以内: 4 − actual
     assert f"达标，低于上限 {margin} 个百分点" in client.get("/indicators/I02", params={"as_of": "2025-12"}).text
+    card = re.search(r'data-indicator="I02">(.*?)</a>', client.get("/", params={"as_of": "2025-12"}).text, re.S).group(1)
+    assert f"达标，低于上限 {margin} 个百分点" in card and "完成进度" not in card
     # outside the plan years: refused at once, on pages and API
     for url in ("/", "/api/v1/evaluation", "/indicators/I01", "/org-units/丰县"):
         started = time.perf_counter()
