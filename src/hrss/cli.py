@@ -89,12 +89,11 @@ def _as_of(raw: str) -> int:
 
 def _plan_month(month: int, plan: Any) -> int:
     """month within the plan period, or its last month after it; refused outside (see periods.plan_month)."""
-    from hrss.monitoring.completeness import local_today
-    from hrss.monitoring.periods import PeriodError, month_index, plan_month
+    from hrss.monitoring.periods import PeriodError
+    from hrss.monitoring.service import evaluation_month
 
-    today = local_today()
     try:
-        return plan_month(month, plan.start_year, plan.end_year, latest=month_index(today.year, today.month))
+        return evaluation_month(plan, month)
     except PeriodError as exc:
         raise typer.BadParameter(str(exc), param_hint="--as-of") from exc
 

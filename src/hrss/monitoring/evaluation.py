@@ -52,7 +52,6 @@ STATUS_COLOR = {
     Status.NOT_MET: "yellow",  # red when far outside the bound, or at the plan's end
     Status.NO_DATA: "grey",
 }
-LAGGING = (Status.BEHIND, Status.SEVERE)
 # what needs action: lagging during the period, a bound not held, a target not completed
 SHORTFALL = (Status.BEHIND, Status.SEVERE, Status.NOT_MET, Status.NOT_DONE)
 FINAL = (Status.DONE, Status.MOSTLY_DONE, Status.NOT_DONE)

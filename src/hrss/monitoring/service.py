@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from hrss.monitoring.completeness import local_today
 from hrss.monitoring.engine import Evaluation, Evaluator
 from hrss.monitoring.evaluation import StatusThresholds
-from hrss.monitoring.periods import month_index
+from hrss.monitoring.periods import month_index, plan_month
 from hrss.monitoring.series import ValueSet
 from hrss.monitoring.tables import ImportBatch, Submission, ValueRecord
 from hrss.plan.model import Plan
@@ -70,3 +71,10 @@ def latest_month(session: Session, plan: Plan, source: str = "reported") -> int 
         ValueRecord.plan_id == plan.id, ValueRecord.source == source, ValueRecord.last_month <= end
     )
     return session.execute(q).scalar_one()
+
+
+def evaluation_month(plan: Plan, month: int) -> int:
+    """The month to evaluate for an as-of month asked today (`periods.plan_month`, up to this
+    month in Asia/Shanghai); raises PeriodError outside the plan period and after this month."""
+    today = local_today()
+    return plan_month(month, plan.start_year, plan.end_year, latest=month_index(today.year, today.month))

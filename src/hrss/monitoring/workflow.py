@@ -157,12 +157,11 @@ def entry_rows(session: Session, plan: Plan, unit: OrgUnit, period: Period) -> l
     return rows
 
 
-def _step(session: Session, sub: Submission, status: str, origin: Origin, *, version: int | None,
-          allowed: tuple[str, ...], comment: str | None = None) -> None:
-    """Move sub to status in one conditional UPDATE: only if its version is still the one the
-    caller saw (version, or the one read when None) and its status one of allowed. Of two
-    concurrent steps exactly one matches; the other raises Conflict and changes nothing."""
-    expected = sub.version if version is None else version
+def _step(session: Session, sub: Submission, status: str, origin: Origin, *, allowed: tuple[str, ...],
+          comment: str | None = None) -> None:
+    """Move sub to status in one conditional UPDATE: only if its version in the store is still
+    the one this session read and its status one of allowed. Of two concurrent steps exactly
+    one matches; the other raises Conflict and changes nothing."""
     values: dict[str, object] = {
         "status": status, "version": Submission.version + 1, "updated_at": now(), "updated_by": _actor(origin),
     }
@@ -174,7 +173,7 @@ def _step(session: Session, sub: Submission, status: str, origin: Origin, *, ver
         values["decided_at"] = values["updated_at"]
     done = session.execute(
         update(Submission)
-        .where(Submission.id == sub.id, Submission.version == expected, Submission.status.in_(allowed))
+        .where(Submission.id == sub.id, Submission.version == sub.version, Submission.status.in_(allowed))
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -186,6 +185,12 @@ def _step(session: Session, sub: Submission, status: str, origin: Origin, *, ver
 
 def _actor(origin: Origin) -> str:
     return origin.user.username if origin.user is not None else origin.user_name or "unknown"
+
+
+def _check_version(sub: Submission, version: int | None) -> None:
+    """The page was loaded at version (None: no page, a command-line caller)."""
+    if version is not None and sub.version != version:
+        raise Conflict([])
 
 
 def save(
@@ -240,8 +245,8 @@ def store_draft(
     version is the submission's version the page was loaded with; 0 means the page saw no
     submission yet (a first draft), None skips the check (a command-line caller)."""
     sub = _editable(session, plan, unit, period)
-    if sub is not None and version is not None and sub.version != version:
-        raise Conflict([])
+    if sub is not None:
+        _check_version(sub, version)
     allowed = {i.code for i in reporting_indicators(plan, unit)}
     for v in checked.values:
         if v.indicator not in allowed:
@@ -254,7 +259,7 @@ def store_draft(
     if sub is None:
         sub = _new_submission(session, plan, unit, period, origin)
     # the version is taken first: a concurrent step on the same submission now waits or loses
-    _step(session, sub, sub.status, origin, version=sub.version, allowed=EDITABLE)
+    _step(session, sub, sub.status, origin, allowed=EDITABLE)
     before = {code: v.value for code, v in pending_values(session, sub).items()}
     session.execute(delete(PendingValue).where(PendingValue.submission_id == sub.id))
     if checked.values:
@@ -293,15 +298,14 @@ def submit(
         raise WorkflowError("尚未填报任何数据，不能提交 (nothing entered yet)")
     if sub.status not in EDITABLE:
         raise WorkflowError(f"该期数据{STATUS_LABELS[sub.status]}，不能重复提交 (already {sub.status})", 409)
-    if version is not None and sub.version != version:
-        raise Conflict([])
+    _check_version(sub, version)
     findings = run_rules(session, plan, unit, period, rules)
     blocking = [f.message for f in findings if f.severity == "error"]
     if not comment.strip():
         blocking += [f"{f.message}；须填写说明 (a comment is required)" for f in findings if f.severity == "comment_required"]
     if blocking:
         raise WorkflowError("；".join(blocking), 422)
-    _step(session, sub, "submitted", origin, version=sub.version, allowed=EDITABLE, comment=comment.strip())
+    _step(session, sub, "submitted", origin, allowed=EDITABLE, comment=comment.strip())
     record_from(session, origin, action="submission.submitted", object_type="submission", object_id=sub.id,
                 before={"status": "draft"}, after={"status": "submitted", "comment": sub.comment})
     return findings
@@ -312,8 +316,7 @@ def decide(session: Session, plan: Plan, sub: Submission, action: str, *, versio
     """approve | return (with a comment) a submitted period; reopen an approved one.
 
     Approving copies the submission's figures into the values that count, replacing the counted ones of the same indicator and month."""
-    if version is not None and sub.version != version:
-        raise Conflict([])
+    _check_version(sub, version)
     moves = {"approve": ("submitted", "approved"), "return": ("submitted", "returned"), "reopen": ("approved", "returned")}
     if action not in moves:
         raise WorkflowError(f"未知操作 (unknown action): {action}", 422)
@@ -323,7 +326,7 @@ def decide(session: Session, plan: Plan, sub: Submission, action: str, *, versio
     if action in ("return", "reopen") and not comment.strip():
         raise WorkflowError("退回须填写意见 (a comment is required to return)", 422)
     before = sub.status
-    _step(session, sub, target, origin, version=sub.version, allowed=(source,), comment=comment.strip() or sub.comment)
+    _step(session, sub, target, origin, allowed=(source,), comment=comment.strip() or sub.comment)
     counted: dict[str, float] = {}
     if action == "approve":
         counted = _count(session, plan, sub)

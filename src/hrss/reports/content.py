@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from hrss.monitoring import evaluation as ev
 from hrss.monitoring.engine import Evaluation
 from hrss.monitoring.evaluation import PROGRESS_LABELS, Status, StatusThresholds
 from hrss.monitoring.periods import month_index
@@ -20,9 +21,10 @@ from hrss.plan.model import ATTRIBUTE_LABELS, Attribute, Plan
 
 KIND_NAMES = {"monthly": "月度简报", "annual": "年度监测报告", "midterm": "中期评估报告", "final": "终期评估报告"}
 STATUS_ORDER = [s.value for s in Status]
-# what a report lists as needing action: lagging (序时), a bound not held, a target not completed
-LAGGING = (Status.BEHIND.value, Status.SEVERE.value, Status.NOT_MET.value, Status.NOT_DONE.value)
-FINAL = (Status.DONE.value, Status.MOSTLY_DONE.value, Status.NOT_DONE.value)
+# what a report lists as needing action (lagging, a bound not held, a target not completed),
+# and the verdicts after the plan period, as the status strings of Evaluation records
+LAGGING = tuple(s.value for s in ev.SHORTFALL)
+FINAL = tuple(s.value for s in ev.FINAL)
 INTEGER_UNITS = ("人", "场次", "场", "万元", "个", "家")
 _CN_DIGITS = "零一二三四五六七八九"
 _ENGLISH_TAIL = re.compile(r"\s*\([A-Za-z][^()]*\)\s*$")

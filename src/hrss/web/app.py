@@ -22,6 +22,7 @@ from hrss.plan.export import export_plan
 from hrss.plan.store import prepare_store
 from hrss.settings import Settings
 from hrss.web import account, admin, api, entry, pages, reconcile, tracking
+from hrss.web.deps import choose_lang
 from hrss.web.i18n import t
 from hrss.web.security import LoginRequired, PasswordChangeRequired, login_redirect
 from hrss.web.tracking_text import tt
@@ -99,9 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """An error as JSON for the API and machine clients; as a Chinese page for a browser."""
         if request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", ""):
             return JSONResponse(detail, status_code=status, headers=headers)
-        chosen = request.query_params.get("lang") or request.cookies.get("lang") or "zh"
         return templates.TemplateResponse(request, "error.html", {
-            "lang": chosen if chosen in ("zh", "en") else "zh", "plan": plan, "me": None, "simulated": False,
+            "lang": choose_lang(request, request.query_params.get("lang")), "plan": plan, "me": None, "simulated": False,
             "status": status, "message": detail.get("message", ""), "message_en": detail.get("message_en", ""),
         }, status_code=status, headers=headers)
 

@@ -9,9 +9,8 @@ from fastapi import Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from hrss.monitoring.completeness import local_today
-from hrss.monitoring.periods import PeriodError, month_index, parse_as_of, plan_month
-from hrss.monitoring.service import data_version
+from hrss.monitoring.periods import PeriodError, parse_as_of
+from hrss.monitoring.service import data_version, evaluation_month
 from hrss.plan.model import Plan
 from hrss.web.i18n import LANGS
 from hrss.web.views import DEFAULT_MONTH, EvaluationCache, Version
@@ -40,9 +39,14 @@ async def _cache(request: Request) -> EvaluationCache:
     return request.app.state.cache
 
 
-async def _lang(request: Request, lang: Annotated[str | None, Query(max_length=2)] = None) -> str:
+def choose_lang(request: Request, lang: str | None) -> str:
+    """The language asked for (?lang=), else the one remembered in the cookie, else Chinese."""
     chosen = lang or request.cookies.get("lang") or "zh"
     return chosen if chosen in LANGS else "zh"
+
+
+async def _lang(request: Request, lang: Annotated[str | None, Query(max_length=2)] = None) -> str:
+    return choose_lang(request, lang)
 
 
 def clean_text(raw: str) -> str:
@@ -65,9 +69,8 @@ AsOfParam = Annotated[str | None, Query(max_length=7, pattern=r"^\d{4}-(0[1-9]|1
 def _parse_as_of(raw: str, plan: Plan) -> int:
     """An as-of month from a query: within the plan period, or after it up to this month
     (then the plan's last month, the final results); anything else 422."""
-    today = local_today()
     try:
-        return plan_month(parse_as_of(raw), plan.start_year, plan.end_year, latest=month_index(today.year, today.month))
+        return evaluation_month(plan, parse_as_of(raw))
     except PeriodError as exc:
         raise bad_request(str(exc), "invalid as-of month: outside the plan period", 422) from exc
 
