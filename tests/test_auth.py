@@ -347,7 +347,7 @@ def test_a_district_operator_needs_an_existing_reporting_org_unit(engine: Engine
         None: "必须指定所属组织单位",
         "火星区": "规划中没有这个组织单位",
         "主城区": "汇总单位",  # a group: aggregated from its members, never reports
-        "徐州市": "汇总单位",
+        "开发区": "汇总单位",
     }
     for unit, message in refused.items():
         with pytest.raises(AccountError, match=message):
@@ -356,6 +356,10 @@ def test_a_district_operator_needs_an_existing_reporting_org_unit(engine: Engine
     with transaction(engine) as s:
         assert s.get_one(User, uid).org_unit == "经开区"  # an alias is stored as the unit's name
         assert s.execute(select(func.count()).select_from(User)).scalar_one() == 1
+    # the city's own operator (市级填报员) reports the indicators only the city reports
+    uid, _ = _create(engine, plan, username="op.city", role="district_operator", org_unit="徐州市")
+    with transaction(engine) as s:
+        assert s.get_one(User, uid).org_unit == "徐州市"
 
 
 def test_refused_accounts(engine: Engine, plan: Plan) -> None:
@@ -365,7 +369,7 @@ def test_refused_accounts(engine: Engine, plan: Plan) -> None:
         ({"username": "张伟"}, "用户名须为"),
         ({"username": "x"}, "用户名须为"),
         ({"username": "li.na", "role": "superuser"}, "未知角色"),
-        ({"username": "li.na", "role": "leader", "org_unit": "丰县"}, "只有县区填报员"),
+        ({"username": "li.na", "role": "leader", "org_unit": "丰县"}, "只有填报员"),
         ({"username": "li.na", "password": "lina-2025"}, "至少 12"),
     ]
     for kwargs, message in cases:
@@ -487,7 +491,7 @@ def test_user_cli(cli_env: str) -> None:
     assert result.exit_code == 0 and "丰县" in result.output
     listing = runner.invoke(app, ["user", "list"])
     assert listing.exit_code == 0, listing.output
-    assert "王芳" in listing.output and "市级管理员" in listing.output and "县区填报员" in listing.output
+    assert "王芳" in listing.output and "市级管理员" in listing.output and "填报员" in listing.output
     assert "须改密码" in listing.output and "argon2" not in listing.output and match.group(1) not in listing.output
     reset = runner.invoke(app, ["user", "reset-password", "admin"])
     assert reset.exit_code == 0 and "one-time password" in reset.output

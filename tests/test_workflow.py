@@ -9,9 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from hrss.audit.service import Origin
 from hrss.audit.tables import AuditEvent
-from hrss.auth.service import create_user
+from hrss.auth.service import create_user, get_user
 from hrss.db import make_engine, transaction
+from hrss.monitoring import workflow as wf
 from hrss.plan.store import prepare_store
 from hrss.settings import Settings
 from hrss.web.app import create_app
@@ -21,6 +23,8 @@ USERS = {
     "peixian": ("district_operator", "沛县"),
     "fengxian": ("district_operator", "丰县"),
     "tongji": ("city_statistician", None),
+    "tongji2": ("city_statistician", None),
+    "shiji": ("district_operator", "徐州市"),
     "lingdao": ("leader", None),
 }
 
@@ -254,5 +258,85 @@ def test_a_draft_or_pending_submission_never_changes_what_is_counted(app_url: st
                                          "comment": "请复核"}, follow_redirects=False)
     assert _post_entry(op, {"I01": "1", "I04": "1"}).status_code == 303
     assert _actual(stat, "I01", "沛县", "2024-03") == pytest.approx(0.035)
+    for c in (op, stat):
+        c.__exit__(None, None, None)
+
+
+def _decide(c: TestClient, sub_id: str, action: str, comment: str = ""):
+    page = c.get(f"/review/{sub_id}")
+    return c.post(f"/review/{sub_id}", data={"csrf_token": _token(page.text), "version": _version(page.text),
+                                            "action": action, "comment": comment}, follow_redirects=False)
+
+
+def test_the_city_reports_its_own_indicators_and_never_approves_its_own_figures(app_url: str) -> None:
+    city, stat, stat2 = _client(app_url, "shiji"), _client(app_url, "tongji"), _client(app_url, "tongji2")
+    # the city's operator fills the 12 indicators only the city reports, not the districts' ones
+    form = city.get("/entry", params={"org": "徐州市", "period": "2024-03"})
+    assert form.status_code == 200 and "新招收博士后人数" in form.text and "城镇登记失业率" in form.text
+    assert "value__I01" not in form.text and "value__I14" in form.text
+    assert city.get("/entry", params={"org": "沛县"}).status_code == 403
+    assert city.get("/entry", params={"org": "主城区"}).status_code == 404  # a group never reports
+    # the statistician types the figures for the city (a draft): 新招收博士后 12 人
+    assert _post_entry(stat, {"I14": "12"}, org="徐州市").status_code == 303
+    assert _actual(stat, "I14", "徐州市", "2024-03") is None
+    # the city's operator submits them; the statistician who typed them may not approve them
+    assert _post_entry(city, {}, action="submit", comment="博士后工作站报表", org="徐州市").status_code == 303
+    sub_id = re.search(r'href="/review/(\d+)"', stat.get("/review").text).group(1)
+    refused = _decide(stat, sub_id, "approve")
+    assert refused.status_code == 403 and "四眼原则" in refused.text
+    assert refused.headers["content-type"].startswith("text/html") and "待审核" in refused.text
+    assert _actual(stat, "I14", "徐州市", "2024-03") is None
+    # a second statistician approves: 12 人 counts for the city at once
+    assert _decide(stat2, sub_id, "approve").status_code == 303
+    assert _actual(stat, "I14", "徐州市", "2024-03") == pytest.approx(12)
+    # and the submitter themselves never approves: an operator has no review right at all
+    assert city.get(f"/review/{sub_id}").status_code == 403
+    for c in (city, stat, stat2):
+        c.__exit__(None, None, None)
+
+
+def test_a_statistician_who_submitted_cannot_approve(app_url: str) -> None:
+    # The rule is on the account, whatever its role: a submission handed in by an account
+    # (here recorded directly) is not approved by the same account.
+    stat = _client(app_url, "tongji")
+    assert _post_entry(stat, {"I14": "7"}, org="徐州市").status_code == 303
+    engine = make_engine(app_url)
+    plan = prepare_store(engine)
+    with transaction(engine) as s:
+        sub = wf.get_submission(s, plan, "徐州市", "2024-03")
+        assert sub.saved_by == "tongji" and sub.submitted_by is None
+        wf.submit(s, plan, plan.city_unit, wf.monthly_period("2024-03"), version=None, comment="", rules=[],
+                  origin=Origin(user=get_user(s, "tongji2")))
+    with transaction(engine) as s:
+        sub = wf.get_submission(s, plan, "徐州市", "2024-03")
+        with pytest.raises(wf.WorkflowError, match="四眼原则") as refused:
+            wf.decide(s, plan, sub, "approve", version=None, comment="", origin=Origin(user=get_user(s, "tongji2")))
+        assert refused.value.status == 403
+    engine.dispose()
+    stat.__exit__(None, None, None)
+
+
+def test_the_operators_comment_and_the_reviewers_are_a_thread(app_url: str) -> None:
+    op, stat = _client(app_url, "peixian"), _client(app_url, "tongji")
+    # a refused submit (R02 wants a comment for a jump; R01 caps the month) keeps what was typed
+    refused = _post_entry(op, {"I01": "3100", "I04": "120"}, action="submit", comment="春季招聘会集中签约")
+    assert refused.status_code == 422
+    assert re.search(r'name="comment"[^>]*value="春季招聘会集中签约"', refused.text)
+    assert re.search(r'name="value__I01"[^>]*value="3100"', refused.text)
+    assert _post_entry(op, {"I01": "300", "I04": "120"}, action="submit", comment="春季招聘会集中签约").status_code == 303
+    sub_id = re.search(r'href="/review/(\d+)"', stat.get("/review").text).group(1)
+    # returning without a comment is refused on a page, in Chinese, nothing changed
+    bare = _decide(stat, sub_id, "return")
+    assert bare.status_code == 422 and bare.headers["content-type"].startswith("text/html")
+    assert "退回须填写意见" in bare.text and "待审核" in bare.text
+    assert _decide(stat, sub_id, "return", "创业人数请核实").status_code == 303
+    assert _post_entry(op, {"I01": "300", "I04": "150"}, action="submit", comment="已核实，补录2户").status_code == 303
+    assert _decide(stat, sub_id, "approve", "同意").status_code == 303
+    for c, path in ((op, "/entry?org=沛县&period=2024-03"), (stat, f"/review/{sub_id}")):
+        thread = re.search(r'<section class="panel thread" id="thread">(.*?)</section>', c.get(path).text, re.S).group(1)
+        steps = re.findall(r'<li class="step-(\w+)">', thread)
+        assert steps == ["submitted", "returned", "submitted", "approved"]
+        for text in ("春季招聘会集中签约", "创业人数请核实", "已核实，补录2户", "同意"):
+            assert text in thread
     for c in (op, stat):
         c.__exit__(None, None, None)

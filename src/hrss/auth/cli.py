@@ -44,7 +44,7 @@ def user_create(
     ctx: typer.Context,
     username: Annotated[str, typer.Option("--username", help="用户名 (user name)")],
     role: Annotated[str, typer.Option("--role", help="city_admin | city_statistician | district_operator | leader | auditor")],
-    org_unit: Annotated[str | None, typer.Option("--org-unit", help="所属组织单位，县区填报员必填 (org unit; district_operator only)")] = None,
+    org_unit: Annotated[str | None, typer.Option("--org-unit", help="所属组织单位，填报员必填（县区、市直或徐州市） (org unit; district_operator only)")] = None,
     display_name: Annotated[str | None, typer.Option("--display-name", help="姓名 (display name); default: the user name")] = None,
 ) -> None:
     """创建用户并显示一次性密码 (create a user; prints a one-time password once)."""

@@ -20,6 +20,7 @@ DEMO_ACCOUNTS = (
     ("demo-admin", "演示·市级管理员", Role.CITY_ADMIN, None),
     ("demo-tongji", "演示·市统计审核员", Role.CITY_STATISTICIAN, None),
     ("demo-peixian", "演示·沛县填报员", Role.DISTRICT_OPERATOR, "沛县"),
+    ("demo-shiji", "演示·市级填报员", Role.DISTRICT_OPERATOR, "徐州市"),
     ("demo-lingdao", "演示·领导", Role.LEADER, None),
     ("demo-shenji", "演示·审计员", Role.AUDITOR, None),
 )

@@ -11,7 +11,9 @@ Decisions:
   approved figures only, so that no unreviewed number reaches a leader's desk.
 - "export" follows "view": every role but the auditor may export what it may view. The
   auditor (审计员) reads the audit log and the approved data, and exports nothing.
-- "submit" (报送) belongs to the district_operator of a unit; the city roles review.
+- "submit" (报送) belongs to the operator (填报员) of a unit: a district's, 市直's, or the
+  city's own for the indicators only the city reports. The city roles review, and never
+  approve figures their own account entered or submitted (four eyes, see workflow.decide).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sqlalchemy import ColumnElement, false, true
 class Role(StrEnum):
     CITY_ADMIN = "city_admin"  # 市级管理员
     CITY_STATISTICIAN = "city_statistician"  # 市统计审核员
-    DISTRICT_OPERATOR = "district_operator"  # 县区填报员: bound to one org unit
+    DISTRICT_OPERATOR = "district_operator"  # 填报员: bound to one reporting unit (a district, 市直 or the city itself)
     LEADER = "leader"  # 领导: read-only, all units
     AUDITOR = "auditor"  # 审计员: reads the audit log
 
@@ -34,7 +36,7 @@ class Role(StrEnum):
 ROLE_LABELS: dict[Role, str] = {
     Role.CITY_ADMIN: "市级管理员",
     Role.CITY_STATISTICIAN: "市统计审核员",
-    Role.DISTRICT_OPERATOR: "县区填报员",
+    Role.DISTRICT_OPERATOR: "填报员",
     Role.LEADER: "领导",
     Role.AUDITOR: "审计员",
 }

@@ -106,7 +106,7 @@ def _org_unit_for(plan: Plan, role: Role, org_unit: str | None) -> str | None:
     """The canonical org unit name a user of role belongs to (None for city-wide roles)."""
     if role not in SCOPED_ROLES:
         if org_unit:
-            raise AccountError([f"只有县区填报员绑定组织单位，{ROLE_LABELS[role]}不需要 "
+            raise AccountError([f"只有填报员绑定组织单位，{ROLE_LABELS[role]}不需要 "
                                 f"(only district operators belong to an org unit; not {role.value})"])
         return None
     if not org_unit:
@@ -116,7 +116,7 @@ def _org_unit_for(plan: Plan, role: Role, org_unit: str | None) -> str | None:
         raise AccountError([f"规划中没有这个组织单位 (unknown org unit): {org_unit}"])
     if not unit.reports:
         raise AccountError([f"{unit.name} 是汇总单位，不单独填报，不能绑定填报员 "
-                            f"({unit.name} is an aggregate that does not report on its own)"])
+                            f"({unit.name} is a group that never reports on its own)"])
     return unit.name
 
 

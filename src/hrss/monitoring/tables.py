@@ -64,12 +64,29 @@ class Submission(Base):
     period: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(12))  # draft | submitted | approved | returned
     version: Mapped[int] = mapped_column(Integer)
-    comment: Mapped[str] = mapped_column(String(1000), default="")
+    comment: Mapped[str] = mapped_column(String(1000), default="")  # the operator's last 报送说明
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     updated_by: Mapped[str] = mapped_column(String(100))
     submitted_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
+    # Four eyes (四眼原则): who last saved the figures and who handed them in; neither
+    # may approve them.
+    saved_by: Mapped[str | None] = mapped_column(String(100))
+    submitted_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class SubmissionComment(Base):
+    """One step of a submission's thread (报送说明, 审核意见): kept, never replaced."""
+
+    __tablename__ = "submission_comment"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    author: Mapped[str] = mapped_column(String(100))  # user name
+    author_role: Mapped[str] = mapped_column(String(30))
+    action: Mapped[str] = mapped_column(String(12))  # submitted | approved | returned | reopened
+    text: Mapped[str] = mapped_column(String(1000), default="")
 
 
 class PendingValue(Base):

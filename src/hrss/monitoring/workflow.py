@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from hrss.audit.service import Origin, record_from
 from hrss.monitoring.periods import Period, month, parse_period
 from hrss.monitoring.rules import Finding, Rule, check
-from hrss.monitoring.tables import PendingValue, Submission, ValueRecord
+from hrss.monitoring.tables import PendingValue, Submission, SubmissionComment, ValueRecord
 from hrss.monitoring.values import (
     ImportResult,
     NewValue,
@@ -158,17 +158,18 @@ def entry_rows(session: Session, plan: Plan, unit: OrgUnit, period: Period) -> l
 
 
 def _step(session: Session, sub: Submission, status: str, origin: Origin, *, allowed: tuple[str, ...],
-          comment: str | None = None) -> None:
+          comment: str | None = None, **also: object) -> None:
     """Move sub to status in one conditional UPDATE: only if its version in the store is still
     the one this session read and its status one of allowed. Of two concurrent steps exactly
     one matches; the other raises Conflict and changes nothing."""
     values: dict[str, object] = {
-        "status": status, "version": Submission.version + 1, "updated_at": now(), "updated_by": _actor(origin),
+        "status": status, "version": Submission.version + 1, "updated_at": now(), "updated_by": _actor(origin), **also,
     }
     if comment is not None:
         values["comment"] = comment
     if status == "submitted":
         values["submitted_at"] = values["updated_at"]
+        values["submitted_by"] = values["updated_by"]
     elif status != sub.status and status in ("approved", "returned"):
         values["decided_at"] = values["updated_at"]
     done = session.execute(
@@ -259,7 +260,7 @@ def store_draft(
     if sub is None:
         sub = _new_submission(session, plan, unit, period, origin)
     # the version is taken first: a concurrent step on the same submission now waits or loses
-    _step(session, sub, sub.status, origin, allowed=EDITABLE)
+    _step(session, sub, sub.status, origin, allowed=EDITABLE, saved_by=_actor(origin))
     before = {code: v.value for code, v in pending_values(session, sub).items()}
     session.execute(delete(PendingValue).where(PendingValue.submission_id == sub.id))
     if checked.values:
@@ -306,6 +307,7 @@ def submit(
     if blocking:
         raise WorkflowError("；".join(blocking), 422)
     _step(session, sub, "submitted", origin, allowed=EDITABLE, comment=comment.strip())
+    _comment(session, sub, "submitted", comment, origin)
     record_from(session, origin, action="submission.submitted", object_type="submission", object_id=sub.id,
                 before={"status": "draft"}, after={"status": "submitted", "comment": sub.comment})
     return findings
@@ -325,13 +327,31 @@ def decide(session: Session, plan: Plan, sub: Submission, action: str, *, versio
         raise WorkflowError(f"当前状态为「{STATUS_LABELS[sub.status]}」，不能执行此操作 (not allowed in state {sub.status})", 409)
     if action in ("return", "reopen") and not comment.strip():
         raise WorkflowError("退回须填写意见 (a comment is required to return)", 422)
+    if action == "approve" and _actor(origin) in (sub.saved_by, sub.submitted_by):
+        raise WorkflowError("四眼原则：填报或报送本期数据的账户不能审核通过，请由另一位审核员审核 "
+                            "(four eyes: the account that entered or submitted these figures cannot approve them)", 403)
     before = sub.status
-    _step(session, sub, target, origin, allowed=(source,), comment=comment.strip() or sub.comment)
+    _step(session, sub, target, origin, allowed=(source,))
+    _comment(session, sub, {"approve": "approved", "return": "returned", "reopen": "reopened"}[action], comment, origin)
     counted: dict[str, float] = {}
     if action == "approve":
         counted = _count(session, plan, sub)
     record_from(session, origin, action=f"submission.{action}", object_type="submission", object_id=sub.id,
-                before={"status": before}, after={"status": target, "comment": sub.comment, **({"counted": counted} if counted else {})})
+                before={"status": before}, after={"status": target, "comment": comment.strip(), **({"counted": counted} if counted else {})})
+
+
+def _comment(session: Session, sub: Submission, action: str, text: str, origin: Origin) -> None:
+    author_role = str(getattr(origin.user, "role", ""))
+    session.add(SubmissionComment(submission_id=sub.id, created_at=now(), author=_actor(origin),
+                                  author_role=author_role, action=action, text=text.strip()))
+
+
+def thread(session: Session, sub: Submission | None) -> list[SubmissionComment]:
+    """The submission's steps with their comments, oldest first (报送说明 and 审核意见 side by side)."""
+    if sub is None:
+        return []
+    q = select(SubmissionComment).where(SubmissionComment.submission_id == sub.id)
+    return list(session.execute(q.order_by(SubmissionComment.id)).scalars())
 
 
 def _count(session: Session, plan: Plan, sub: Submission) -> dict[str, float]:

@@ -104,7 +104,7 @@ class OrgUnit:
     full_name: str = ""
     aliases: tuple[str, ...] = ()
     members: tuple[str, ...] = ()  # names of member units (groups and the city)
-    reports: bool = True  # fills its own figures every period
+    reports: bool = True  # fills its own figures every period (the city: its city-only indicators); groups never
 
 
 @dataclass(frozen=True)

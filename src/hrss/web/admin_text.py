@@ -34,7 +34,7 @@ ADMIN_TEXT: dict[str, tuple[str, str]] = {
     "display_name": ("姓名", "Display name"),
     "role": ("角色", "Role"),
     "org_unit": ("所属单位", "Org unit"),
-    "org_unit_hint": ("仅县区填报员需选择所属单位", "Only district operators belong to an org unit"),
+    "org_unit_hint": ("仅填报员需选择所属单位（县区、市直，或徐州市本级指标的市级填报员）", "Only operators belong to an org unit (a district, 市直, or the city for its city-level indicators)"),
     "none": ("（无）", "(none)"),
     "active": ("状态", "Status"),
     "is_active": ("启用", "Active"),

@@ -16,7 +16,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hrss import __version__
-from hrss.auth.roles import can
+from hrss.audit.service import local_time
+from hrss.auth.roles import can, role_label
 from hrss.db import make_engine, session_factory
 from hrss.plan.export import export_plan
 from hrss.plan.store import prepare_store
@@ -75,6 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     templates.env.globals["can"] = can
     templates.env.globals["tt"] = tt
     templates.env.globals["static"] = static_url
+    templates.env.globals["role_label"] = role_label
+    templates.env.globals["local_time"] = local_time
     app.state.templates = templates
 
     # Routes are matched in order, one by one: the busiest (the API, the dashboard) first.

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hrss.audit.service import record_from
@@ -43,7 +43,7 @@ def _period(raw: str | None, plan: Plan) -> Any:
 
 def _entry_page(request: Request, lang: str, me: Principal, session: Any, plan: Plan, unit: OrgUnit, period: Any,
                 *, problems: list[Any] | None = None, message: str | None = None, clashes: list[Any] | None = None,
-                status: int = 200, typed: dict[str, str] | None = None) -> Response:
+                status: int = 200, typed: dict[str, str] | None = None, comment: str = "") -> Response:
     sub = wf.get_submission(session, plan, unit.name, period.label)
     units = [u for u in plan.org_units if u.kind != "group" and can(me.user, "enter", u.name)]
     response = render(request, "entry.html", lang, me, {
@@ -51,7 +51,8 @@ def _entry_page(request: Request, lang: str, me: Principal, session: Any, plan: 
         "status_label": wf.STATUS_LABELS.get(sub.status, "未填报") if sub else "未填报",
         "editable": (sub is None or sub.status in wf.EDITABLE) and can(me.user, "enter", unit.name),
         "can_submit": can(me.user, "submit", unit.name), "units": units, "problems": problems or [],
-        "message": message, "clashes": clashes or [], "typed": typed or {}, "simulated": False,
+        "message": message, "clashes": clashes or [], "typed": typed or {}, "typed_comment": comment,
+        "thread": wf.thread(session, sub), "simulated": False,
     })
     response.status_code = status
     return response
@@ -90,12 +91,14 @@ async def entry_save(request: Request, plan: PlanDep, lang: LangDep, me: PageUse
                     wf.submit(session, plan, unit, period, version=version, comment=comment,
                               rules=load_rules(request.app.state.settings.rules_file), origin=origin)
         except _Refused as exc:
-            return _entry_page(request, lang, me, session, plan, unit, period, problems=exc.problems, status=400, typed=entries)
+            return _entry_page(request, lang, me, session, plan, unit, period, problems=exc.problems, status=400,
+                               typed=entries, comment=comment)
         except wf.Conflict as exc:
             return _entry_page(request, lang, me, session, plan, unit, period, clashes=exc.clashes,
-                               message=exc.message, status=409, typed=entries)
+                               message=exc.message, status=409, typed=entries, comment=comment)
         except wf.WorkflowError as exc:
-            return _entry_page(request, lang, me, session, plan, unit, period, message=exc.message, status=exc.status, typed=entries)
+            return _entry_page(request, lang, me, session, plan, unit, period, message=exc.message, status=exc.status,
+                               typed=entries, comment=comment)
     return RedirectResponse(f"/entry?org={unit.name}&period={period.label}&done={action}", status_code=303)
 
 
@@ -172,27 +175,36 @@ def review_list(request: Request, plan: PlanDep, session: SessionDep, lang: Lang
 @router.get("/review/{sub_id}", response_class=HTMLResponse)
 def review_one(sub_id: int, request: Request, plan: PlanDep, session: SessionDep, lang: LangDep, me: PageUser) -> Response:
     require(me, "review")
-    sub = _submission(session, plan, sub_id)
+    return _review_page(request, lang, me, session, plan, _submission(session, plan, sub_id))
+
+
+def _review_page(request: Request, lang: str, me: Principal, session: Any, plan: Plan, sub: Submission, *,
+                 message: str | None = None, comment: str = "", status: int = 200) -> Response:
     unit = _unit(plan, me, sub.org_unit)
     period = _period(sub.period, plan)
-    return render(request, "review_one.html", lang, me, {
+    response = render(request, "review_one.html", lang, me, {
         "sub": sub, "unit": unit, "rows": wf.entry_rows(session, plan, unit, period), "labels": wf.STATUS_LABELS,
         "findings": wf.run_rules(session, plan, unit, period, load_rules(request.app.state.settings.rules_file)),
-        "simulated": False, "message": None,
+        "thread": wf.thread(session, sub), "simulated": False, "message": message, "typed_comment": comment,
     })
+    response.status_code = status
+    return response
 
 
-@router.post("/review/{sub_id}")
-def review_decide(sub_id: int, request: Request, plan: PlanDep, me: PageUser, csrf_token: Text, action: Text,
+@router.post("/review/{sub_id}", response_class=HTMLResponse)
+def review_decide(sub_id: int, request: Request, plan: PlanDep, lang: LangDep, me: PageUser, csrf_token: Text, action: Text,
                   version: Annotated[int, Form()], comment: Annotated[str, Form(max_length=1000)] = "") -> Response:
     check_csrf(me, csrf_token)
     require(me, "reopen" if action == "reopen" else "review")
-    with request.app.state.sessions.begin() as session:
-        sub = _submission(session, plan, sub_id)
+    comment = clean_text(comment)
+    with request.app.state.sessions() as session:
         try:
-            wf.decide(session, plan, sub, action, version=version, comment=clean_text(comment), origin=me.origin())
-        except wf.WorkflowError as exc:
-            raise HTTPException(exc.status, detail={"message": exc.message, "message_en": exc.message}) from exc
+            with session.begin():
+                sub = _submission(session, plan, sub_id)
+                wf.decide(session, plan, sub, action, version=version, comment=comment, origin=me.origin())
+        except wf.WorkflowError as exc:  # rolled back: the page shows the submission as it is now
+            return _review_page(request, lang, me, session, plan, _submission(session, plan, sub_id),
+                                message=exc.message, comment=comment, status=exc.status)
     return RedirectResponse(f"/review/{sub_id}", status_code=303)
 
 
