@@ -70,6 +70,7 @@ ENTER = "login ok ok ok/denied denied denied"  # enter: the city for every unit,
 SUBMIT = "login denied denied ok/denied denied denied"  # submit: the district, its own unit only
 REVIEW = "login ok ok denied denied denied"  # review and reopen: the city roles
 EXPORT = "login ok ok ok ok denied"  # export: all but the auditor
+GENERATE = "login ok ok denied denied denied"  # generate_reports: the city roles (it replaces everyone's files)
 AUDIT = "login ok denied denied denied ok"  # read_audit
 MANAGE_USERS = "login ok denied denied denied denied"  # manage_users
 
@@ -208,7 +209,7 @@ EXPECTATIONS: dict[tuple[str, str], list[Case]] = {
     ("POST", "/ledger/{commitment_id}"): [Case(REVIEW, lambda c, u: {
         "url": f"/ledger/{c.commitment}", "data": _form(c, status=NOTE_STATUSES[0], note="按月跟进")})],
     ("GET", "/reports"): [Case(EXPORT, lambda c, u: {"url": "/reports"})],
-    ("POST", "/reports/generate"): [Case(EXPORT, lambda c, u: {
+    ("POST", "/reports/generate"): [Case(GENERATE, lambda c, u: {
         "url": "/reports/generate", "data": _form(c, kind="monthly", as_of="2024-03")})],
     ("GET", "/reports/files/{name}"): [Case(EXPORT, lambda c, u: {"url": f"/reports/files/{quote(c.report_name)}"})],
     # JSON API (api.py)
@@ -258,7 +259,7 @@ def outcome(response: Response, accept: tuple[int, ...]) -> str:
             message = response.json().get("message_en")
         except ValueError:
             message = response.text[:80]
-        return DENIED if message == "not allowed" else f"403 {message!r}"
+        return DENIED if message.startswith("not allowed: ") else f"403 {message!r}"
     if status < 400 or status in accept:
         return OK
     if response.headers.get("content-type", "").startswith("application/json"):

@@ -120,6 +120,9 @@ def test_argon2_hash_verifies_and_a_wrong_password_does_not() -> None:
     assert verify_password("not-a-hash", PASSWORD) == (False, False)
     weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
     assert verify_password(weak, PASSWORD) == (True, True)  # made with weaker parameters
+    # the OWASP profile: argon2id, 19 MiB, 2 passes, 1 lane
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert verify_password(PasswordHasher().hash(PASSWORD), PASSWORD) == (True, True)  # another profile: re-made
 
 
 def test_sign_in_rehashes_a_weak_hash(engine: Engine, plan: Plan) -> None:
@@ -419,6 +422,7 @@ reopen           all        all               -                 -      -
 manage_users     all        -                 -                 -      -
 read_audit       all        -                 -                 -      all
 export           all        all               all               all    -
+generate_reports all        all               -                 -      -
 """
 
 

@@ -22,6 +22,8 @@ import uvicorn
 
 from hrss.auth.service import create_user
 from hrss.db import make_engine, transaction
+from hrss.monitoring.periods import parse_period
+from hrss.monitoring.values import NewValue, store_values
 from hrss.plan.store import prepare_store
 from hrss.settings import Settings
 from hrss.web.app import create_app
@@ -56,6 +58,11 @@ def server(tmp_path: Path) -> Iterator[str]:
                     plan=plan, settings=settings, password=PASSWORD)
         create_user(s, username="tongji", display_name="市统计审核员", role="city_statistician", org_unit=None,
                     plan=plan, settings=settings, password=PASSWORD)
+        create_user(s, username="shiji", display_name="市级填报员", role="district_operator", org_unit="徐州市",
+                    plan=plan, settings=settings, password=PASSWORD)
+        # 沛县 2023-07 was imported: 城镇新增就业 0.03 万人 (300 人) counts before anyone types anything
+        store_values(s, plan, [NewValue("I01", "沛县", parse_period("2023-07"), 0.03, None, None, 0)],
+                     source="reported", source_name="导入.xlsx")
     engine.dispose()
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
@@ -133,10 +140,11 @@ def test_operator_and_statistician_in_a_real_browser(server: str, tmp_path: Path
         stat.click("#decide button[value=approve]")
         assert "已审核" in stat.inner_text("#sub-status")
 
-        # the dashboard is current the moment the figures are approved: 1500 人 = 0.15 万人
+        # the dashboard is current the moment the figures are approved: five-year total
+        # 300 人 imported for 2023-07 + 1500 人 approved for 2024-03 = 1800 人 = 0.18 万人
         stat.goto(f"{server}/")
         card = stat.locator('a.card[data-indicator="I01"]')
-        assert "0.15" in card.inner_text() and "万人" in card.inner_text()
+        assert "0.18" in card.inner_text() and "万人" in card.inner_text()
         assert card.get_attribute("class") != "card grey"
         stat.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
         stat.goto(f"{server}/indicators/I01")
@@ -146,3 +154,95 @@ def test_operator_and_statistician_in_a_real_browser(server: str, tmp_path: Path
         browser.close()
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
     assert (ARTIFACTS / "indicator.png").stat().st_size > 10_000
+
+
+def _card(page, base: str, code: str, as_of: str) -> str:  # type: ignore[no-untyped-def]
+    page.goto(f"{base}/?as_of={as_of}")
+    return page.locator(f'a.card[data-indicator="{code}"]').inner_text()
+
+
+def test_a_draft_never_moves_the_dashboard_and_the_city_reports_its_own(server: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        op, stat = _sign_in(browser, server, "peixian"), _sign_in(browser, server, "tongji")
+        before = _card(stat, server, "I01", "2023-07")
+        assert "0.03" in before  # the imported 300 人
+        # the operator opens the counted month, types a new figure and saves a draft: nothing moves
+        op.goto(f"{server}/entry?org=沛县&period=2023-07")
+        assert op.input_value("input[name=value__I01]") == "300"
+        op.fill("input[name=value__I01]", "500")
+        op.click("button[value=save]")
+        assert "草稿" in op.inner_text("#sub-status")
+        assert _card(stat, server, "I01", "2023-07") == before
+        op.screenshot(path=str(ARTIFACTS / "entry-draft.png"), full_page=True)
+        # submitted: still not counted
+        op.fill("#entry-form input[name=comment]", "补录7月数据")
+        op.click("button[value=submit]")
+        assert "待审核" in op.inner_text("#sub-status")
+        assert _card(stat, server, "I01", "2023-07") == before
+        # returned with a comment, fixed, submitted again: the review shows both comments as a thread
+        stat.goto(f"{server}/review")
+        stat.click("#submissions a")
+        stat.fill("#decide input[name=comment]", "请核对7月台账")
+        stat.click("#decide button[value=return]")
+        assert "已退回" in stat.inner_text("#sub-status")
+        op.goto(f"{server}/entry?org=沛县&period=2023-07")
+        op.fill("input[name=value__I01]", "450")
+        op.fill("#entry-form input[name=comment]", "已核对，450人")
+        op.click("button[value=submit]")
+        assert "待审核" in op.inner_text("#sub-status")
+        assert _card(stat, server, "I01", "2023-07") == before
+        stat.goto(f"{server}/review")
+        stat.click("#submissions a")
+        thread = stat.inner_text("#thread")
+        assert "补录7月数据" in thread and "请核对7月台账" in thread and "已核对，450人" in thread
+        stat.screenshot(path=str(ARTIFACTS / "review.png"), full_page=True)
+        stat.click("#decide button[value=approve]")
+        assert "已审核" in stat.inner_text("#sub-status")
+        # approved: 450 人 = 0.045 万人 counts
+        after = _card(stat, server, "I01", "2023-07")
+        assert after != before and "0.045" in after
+
+        # the city reports its own indicator (城镇登记失业率) and the statistician approves it
+        city = _sign_in(browser, server, "shiji")
+        city.goto(f"{server}/entry?period=2024-06")
+        assert "徐州市" in city.inner_text("h1")
+        city.fill("input[name=value__I02]", "1.85")
+        city.fill("#entry-form input[name=comment]", "市级月报")
+        city.click("button[value=submit]")
+        assert "待审核" in city.inner_text("#sub-status")
+        stat.goto(f"{server}/review")
+        stat.click("#submissions a")
+        assert "徐州市" in stat.inner_text("h1")
+        stat.click("#decide button[value=approve]")
+        assert "已审核" in stat.inner_text("#sub-status")
+        city.goto(f"{server}/entry?period=2024-06")
+        assert "已审核" in city.inner_text("#sub-status")
+        assert "1.85" in _card(stat, server, "I02", "2024-06")
+        stat.screenshot(path=str(ARTIFACTS / "dashboard-city.png"), full_page=True)
+        browser.close()
+
+
+def test_the_nav_holds_one_line_and_the_ledger_fits_at_1400_px(server: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = _sign_in(browser, server, "tongji")
+        page.set_viewport_size({"width": 1400, "height": 900})
+        for lang in ("en", "zh"):
+            for path in ("/", "/ledger"):
+                page.goto(f"{server}{path}?lang={lang}")
+                nav, link = page.evaluate("""() => {
+                    const nav = document.querySelector('header nav');
+                    return [nav.getBoundingClientRect().height, nav.querySelector('a').getBoundingClientRect().height];
+                }""")
+                assert nav < 2 * link, (lang, path, nav, link)  # one line of links, not two
+                wide = page.evaluate("() => [...document.querySelectorAll('.panel')]"
+                                     ".filter(p => p.scrollWidth > p.clientWidth + 1).length")
+                assert wide == 0, (lang, path)
+        page.screenshot(path=str(ARTIFACTS / "ledger-1400.png"))
+        browser.close()

@@ -16,6 +16,7 @@ from hrss.plan.model import Plan
 from hrss.plan.planfile import (
     dump_plan,
     load_commitments,
+    load_english_names,
     load_org_units,
     load_plan,
     plan_from_dict,
@@ -61,6 +62,7 @@ def test_shipped_plan_is_generated_from_the_seed() -> None:
         org_units=load_org_units(d / "org_units.yaml"),
         commitments=load_commitments(d / "commitments.yaml"),
         plan_id="xuzhou-2021-2025",
+        names_en=load_english_names(d / "names_en.yaml"),
     )
     assert parsed == load_plan()
     assert dump_plan(parsed) == (d / "plan.yaml").read_text(encoding="utf-8")
@@ -151,15 +153,39 @@ def test_org_units_and_groups(plan: Plan) -> None:
     assert len(reporting) == 14  # 5 counties/cities, 5 districts, 3 zones, 市直
 
 
-def test_commitments_are_quoted_from_the_text(plan: Plan) -> None:
+def _seed_pieces(sentence: str, text: str) -> list[str]:
+    """sentence cut into the fewest verbatim pieces of text, longest first (greedy)."""
+    pieces, rest = [], sentence
+    while rest:
+        n = next((n for n in range(len(rest), 0, -1) if rest[:n] in text), 0)
+        assert n, f"{rest!r} is not in the plan text"
+        pieces.append(rest[:n])
+        rest = rest[n:]
+    return pieces
+
+
+def test_commitments_are_whole_sentences_of_the_text(plan: Plan) -> None:
     text = SEED.read_text(encoding="utf-8").replace("\n", "")
     assert len(plan.commitments) >= 50
     for c in plan.commitments:
-        assert c.text in text, c.id
-        assert re.search(rf"(?<![\d.]){re.escape(format(c.value, 'g'))}(?![\d.])", c.text), c.id
+        quantity = f"{format(c.value, 'g')}{c.unit}"
+        assert re.search(rf"(?<![\d.]){re.escape(quantity)}", c.text), (c.id, c.text)
+        # a whole sentence: its own subject, not the tail or middle of one (、100万人、, 达到90%)
+        assert not re.match(r"[\d\W_]", c.text) or c.text.startswith("“"), (c.id, c.text)
+        assert not c.text.startswith(("分别", "达到", "达", "为", "和", "及", "或", "少于", "不少于", "不低于", "超过")), (c.id, c.text)
+        assert "分别" not in c.text and not re.search(r"[、，,。；;：:]$", c.text), (c.id, c.text)
+        # in the plan's own words: at most three pieces of the text (subject, verb, quantity)
+        assert len(_seed_pieces(c.text, text)) <= 3, (c.id, _seed_pieces(c.text, text))
         assert c.due in {"per_year", "period", "every_2_years"} or re.fullmatch(r"by_20\d\d", c.due), c.id
     ids = {c.id: c for c in plan.commitments}
     assert ids["C001"].value == 37.5
+    # 城乡基本养老、失业、工伤保险参保人数分别达到375万人、100万人、117万人, 缴费率达到90%: one each
+    assert [(ids[i].text, ids[i].value, ids[i].indicator) for i in ("C005", "C006", "C007", "C008")] == [
+        ("城乡基本养老保险参保人数达到375万人", 375, "I06"),
+        ("失业保险参保人数达到100万人", 100, "I07"),
+        ("工伤保险参保人数达到117万人", 117, "I08"),
+        ("城乡基本养老保险参保缴费率达到90%", 90, "I09"),
+    ]
     milestones = {i.code: [(m.year, m.value) for m in i.milestones] for i in plan.indicators if i.milestones}
     assert milestones == {"I09": [(2023, 88)], "I18": [(2023, 55)]}
 

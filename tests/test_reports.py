@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,41 @@ def test_monthly_and_midterm_reports(plan: Plan, tmp_path: Path) -> None:
     verdicts = {r.cells[0].text.split("（")[0]: r.cells[-1].text for r in test_table.rows[1:]}
     assert verdicts["城镇新增就业人数"] == "是"  # 1.02 × the schedule
     assert verdicts["新招收博士后人数"] == "否"  # 0.85 × the schedule
+
+
+def _pct_cell(text: str) -> float | None:
+    return None if text == "—" else float(text.rstrip("%"))
+
+
+def test_midterm_report_tests_half_the_target_per_indicator_and_unit(plan: Plan, tmp_path: Path) -> None:
+    values = build_values(plan)
+    for as_of in (month_index(2023, 6), month_index(2023, 12)):
+        files = write_reports(plan, values, kind="midterm", as_of=as_of, out_dir=tmp_path)
+        d = docx.Document(str(files.docx))
+        text = _all_text(d)
+        assert re.search(r"附件分解的9项指标共\d+个地区目标中，\d+个实现“时间过半、任务过半”", text)
+        # every annex table has its own 任务过半 column: 是 exactly when 完成进度 ≥ 50 % (half of the unit's target)
+        unit_tables = [t for t in d.tables if t.rows[0].cells[-1].text == "任务过半"]
+        assert len(unit_tables) == len(plan.decompositions) == 9
+        judged = 0
+        for t in unit_tables:
+            head = [cell.text for cell in t.rows[0].cells]
+            done = head.index("完成进度")
+            for r in t.rows[1:]:
+                share, verdict = _pct_cell(r.cells[done].text), r.cells[-1].text
+                assert verdict == ("—" if share is None else "是" if share >= 50 else "否"), (head, r.cells[0].text)
+                judged += verdict != "—"
+        assert judged > 50
+        # the Excel companion carries the same verdict on each row
+        wb = openpyxl.load_workbook(files.xlsx)
+        ws = wb["分地区"]
+        head = [c.value for c in ws[1]]
+        col, share = head.index("时间过半任务过半"), head.index("完成进度(%)")
+        for row in ws.iter_rows(min_row=2, values_only=True):
+            if row[share] is not None and row[col] != "—":
+                assert row[col] == ("是" if row[share] >= 0.5 - 1e-9 else "否")
+    # 2023-12: time is 36 of 60 months = 60 %, the test stays "half the target"
+    assert "时间进度为60.0%" in text
 
 
 def test_report_arguments_are_checked(plan: Plan, tmp_path: Path) -> None:

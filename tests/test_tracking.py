@@ -170,13 +170,13 @@ def _cell(html: str, unit: str, month: str) -> re.Match[str]:
 
 def test_completeness_after_a_real_approval(empty: Clients, plan: Plan) -> None:
     engine = make_engine(empty.settings.database_url)
-    origin = Origin(user_name="test")
+    origin, reviewer = Origin(user_name="peixian"), Origin(user_name="tongji")
     with transaction(engine) as s:  # 沛县 enters, submits and the city approves March 2024
         unit, period = plan.org_unit("沛县"), wf.monthly_period("2024-03")
         result = wf.save(s, plan, unit, period, {"I01": "300", "I04": "120"}, version=None, origin=origin)
         assert not result.errors
         wf.submit(s, plan, unit, period, version=None, comment="", rules=load_rules(None), origin=origin)
-        wf.decide(s, plan, result.submission, "approve", version=None, comment="", origin=origin)
+        wf.decide(s, plan, result.submission, "approve", version=None, comment="", origin=reviewer)
     engine.dispose()
     leader = empty("lingdao")
     page = leader.get("/completeness", params={"year": 2024})
@@ -254,6 +254,15 @@ def test_reports_generate_download_and_audit(demo: Clients) -> None:
     assert auditor.get(f"/reports/files/{docx}").status_code == 403
     assert leader.get("/reports/files/..%2F..%2Fetc%2Fpasswd").status_code == 404
     assert leader.get("/reports/files/passwd").status_code == 404
+    # a leader reads reports and never rewrites them: no form, and the POST is refused with a page
+    listing = leader.get("/reports")
+    assert listing.status_code == 200 and docx in listing.text and 'id="generate"' not in listing.text
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    refused = leader.post("/reports/generate", data={**data, "csrf_token": _token(listing.text)},
+                          headers={"accept": "text/html"})
+    assert refused.status_code == 403 and "无权执行此操作：生成报告" in refused.text and "领导" in refused.text
+    assert 'id="error"' in refused.text and 'href="/"' in refused.text  # a page with a way back
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
     assert stat.post("/reports/generate", data=data).status_code == 200  # again: same files, replaced
     actions = _actions(demo.settings)
     assert actions.count("report.generated") == 2 and actions.count("report.downloaded") == 1

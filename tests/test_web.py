@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
+from hrss.auth import service as auth_service
+from hrss.auth.passwords import Verified
 from hrss.auth.service import create_api_token, create_user
 from hrss.db import make_engine, transaction
 from hrss.monitoring.demo import build_demo, load_demo
@@ -72,8 +77,79 @@ def test_indicator_and_org_unit_pages(client: TestClient) -> None:
     assert client.get("/?lang=en").text.count("Overview") >= 1
 
 
+def _part(html: str, start: str, end: str = "</section>") -> str:
+    """The text of html from the first `start` to the next `end`, tags removed."""
+    i = html.index(start)
+    return re.sub(r"<[^>]+>", " ", html[i:html.index(end, i)])
+
+
+def test_indicator_page_states_target_baseline_and_method_in_words(client: TestClient) -> None:
+    page = client.get("/indicators/I01", params={"as_of": "2023-06", "lang": "zh"}).text
+    facts = _part(page, 'class="facts"')
+    assert "37.5（五年累计，新口径）" in facts and "[37.5]" not in facts
+    method = _part(page, "<h2>评价方法</h2>")
+    assert "\\u" not in method and "{" not in method and '"method"' not in method
+    assert "实际值 = 2021年1月起各期数值之和（累计值）" in method
+    assert "累计流量指标以序时进度和预测评价，不计算增长率。" in method
+    # a level: its growth rates and both verdicts, in words
+    api = client.get("/api/v1/evaluation", params={"as_of": "2023-06", "org": "徐州市", "indicator": "I06"}).json()
+    [i06] = api["results"]
+    method = _part(client.get("/indicators/I06", params={"as_of": "2023-06"}).text, "<h2>评价方法</h2>")
+    measure = i06["progress_measure"]
+    assert f"实际年均增速{measure['cagr_actual'] * 100:.2f}%" in method
+    assert f"按Open SDG方法比值{measure['opensdg_ratio']:.2f}，评价为“{measure['opensdg_category_label']}”" in method
+    assert "375（期末水平）" in _part(client.get("/indicators/I06").text, 'class="facts"')
+    # no 基数: one dash, as everywhere else on the pages
+    facts = _part(client.get("/indicators/I18", params={"as_of": "2023-06"}).text, 'class="facts"')
+    assert re.search(r"基数\s+—", facts) and "---" not in facts and "70（下限）" in facts
+    assert "4（上限）" in _part(client.get("/indicators/I02").text, 'class="facts"')
+    # English
+    en = client.get("/indicators/I01", params={"as_of": "2023-06", "lang": "en"}).text
+    assert "37.5 (five-year total, new definition)" in _part(en, 'class="facts"')
+    assert "<small>万人 · five-year total · expected</small>" in en
+    method = _part(en, "<h2>How it is measured</h2>")
+    assert "Actual = sum of the periods since 2021-01 (running total)." in method
+    assert "A cumulative flow is judged by time-elapsed progress and projection, not by a growth rate." in method
+    assert not re.search(r"[\u4e00-\u9fff]", method.replace("新口径", ""))
+    method = _part(client.get("/indicators/I06", params={"as_of": "2023-06", "lang": "en"}).text, "<h2>How it is measured</h2>")
+    assert f"actual annual growth {measure['cagr_actual'] * 100:.2f}%" in method and "Open SDG ratio" in method
+
+
+def _decimals(text: str) -> list[int]:
+    """Decimal places of each figure in text (shares in %, dates and codes left out)."""
+    return [len(m.group(1) or "") for m in re.finditer(r"(?<![\d.\-])\d[\d,]*(?:\.(\d+))?(?![\d%\-])", text)]
+
+
+def test_each_indicator_shows_its_figures_at_one_precision(client: TestClient) -> None:
+    # 万人: one person is 0.0001 万人; % and densities: 2; counts: whole numbers
+    precision = {"I01": 4, "I02": 2, "I06": 4, "I11": 2, "I14": 0, "I18": 2}
+    dashboard = client.get("/", params={"as_of": "2023-06", "lang": "zh"}).text
+    city = client.get("/org-units/徐州市", params={"as_of": "2023-06"}).text
+    for code, places in precision.items():
+        page = client.get(f"/indicators/{code}", params={"as_of": "2023-06"}).text
+        facts = _part(page, 'class="facts"')
+        shown = facts + (_part(page, 'id="by-unit"', "</table>") if 'id="by-unit"' in page else "")
+        assert max(_decimals(shown)) <= places, (code, shown)
+        trend = json.loads(re.search(r"data-series='([^']*)'", page).group(1))
+        for point in trend:
+            for key in ("actual", "expected", "target"):
+                assert point[key] is None or round(point[key], places) == point[key], (code, point)
+        # the city's actual: the same figure on its page, on the dashboard and on the city's page
+        [e] = client.get("/api/v1/evaluation", params={"as_of": "2023-06", "org": "徐州市", "indicator": code}).json()["results"]
+        figure = f"{e['actual']:,.{places}f}"
+        figure = figure.rstrip("0").rstrip(".") if "." in figure else figure
+        assert re.search(rf"实际\s+{re.escape(figure)}\s", facts), (code, figure, facts)
+        card = re.search(rf'data-indicator="{code}">(.*?)</a>', dashboard, re.S)
+        if card:
+            assert f'<div class="value">{figure} ' in card.group(1), (code, figure)
+        row = _part(city, f'<a href="/indicators/{code}?', "</tr>")
+        assert f" {figure} " in row and max(_decimals(row.split(" ", 2)[-1])) <= places, (code, row)
+    # a bound's margin is in the indicator's precision too
+    ceiling = _part(client.get("/indicators/I02", params={"as_of": "2023-06"}).text, 'class="facts"')
+    assert max(_decimals(ceiling[ceiling.index("低于上限"):])) <= 2
+
+
 def test_after_the_plan_the_pages_show_the_final_results(client: TestClient) -> None:
-    import re
     import time
 
     # a month after the plan: the page is titled with the month the data is from, with a notice
@@ -148,6 +224,26 @@ def test_sign_out_needs_the_csrf_token(client: TestClient) -> None:
     assert client.get("/", follow_redirects=False).status_code == 303
 
 
+def test_the_password_check_runs_in_the_thread_pool(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id takes a quarter of a second of CPU or more: signing in must not hold the
+    event loop (every other request of the worker would wait) while it runs."""
+    where: list[str] = []
+    real = auth_service.verify_password
+
+    def verify(*args: str) -> Verified:
+        try:
+            asyncio.get_running_loop()
+            where.append("event loop")
+        except RuntimeError:
+            where.append("worker thread")
+        return real(*args)
+
+    monkeypatch.setattr(auth_service, "verify_password", verify)
+    login(client, "tongji")
+    assert where == ["worker thread"]
+    assert client.get("/", follow_redirects=False).status_code == 200
+
+
 def test_one_time_password_must_be_changed_first(db_url: str) -> None:
     settings = Settings(database_url=db_url)
     engine = make_engine(db_url)
@@ -181,3 +277,20 @@ def test_api_token_for_machine_clients(db_url: str) -> None:
         ok = c.get("/api/v1/evaluation", headers={"Authorization": f"Bearer {token}"})
         assert ok.status_code == 200 and ok.json()["results"]
         assert c.get("/api/v1/evaluation", headers={"Authorization": "Bearer hrss_wrong"}).status_code == 401
+
+
+def test_english_pages_translate_status_names_units_and_footer(client: TestClient) -> None:
+    en = client.get("/", params={"as_of": "2025-12", "lang": "en"}).text
+    card = re.search(r'data-indicator="I07">(.*?)</a>', en, re.S).group(1)
+    # 失业保险参保人数 99.64 of 100 万人, 约束性, at the plan's end: not completed, in English
+    assert "Insured in unemployment insurance" in card and "10k persons" in card and "not completed" in card
+    assert not re.search(r"[\u4e00-\u9fff]", card)
+    assert "Xuzhou 14th Five-Year Plan" in en.split("<footer>")[1]
+    page = client.get("/indicators/I01", params={"as_of": "2025-12", "lang": "en"}).text
+    assert "<h1>New urban jobs" in page and "Annex table 1" in page
+    ledger = client.get("/ledger", params={"as_of": "2025-12", "lang": "en"}).text
+    c006 = re.search(r'<tr id="C006".*?</tr>', ledger, re.S).group(0)
+    assert "Not achieved" in c006 and "By the end of 2025" in c006 and "Indicator data" in c006
+    # where the plan gives no English name, the Chinese one is shown; Chinese pages stay Chinese
+    zh = client.get("/", params={"as_of": "2025-12", "lang": "zh"}).text
+    assert "失业保险参保人数" in zh and "未完成" in zh and "Insured in unemployment insurance" not in zh

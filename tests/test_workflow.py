@@ -340,3 +340,75 @@ def test_the_operators_comment_and_the_reviewers_are_a_thread(app_url: str) -> N
             assert text in thread
     for c in (op, stat):
         c.__exit__(None, None, None)
+
+
+def _audit_after(db_url: str, action: str) -> list[dict]:
+    import json
+
+    engine = make_engine(db_url)
+    with transaction(engine) as s:
+        found = [json.loads(a) for (a,) in s.execute(select(AuditEvent.after).where(AuditEvent.action == action)
+                                                      .order_by(AuditEvent.id))]
+    engine.dispose()
+    return found
+
+
+def test_the_form_accepts_what_the_indicator_allows_and_speaks_the_operators_unit(app_url: str) -> None:
+    import csv
+    import io
+
+    import openpyxl
+
+    # 沛县 2024-04 imported as 0.0029 万人: × 10000 is 28.999999999999996 人 in floating point
+    _import(app_url, [("I01", "沛县", "2024-04", 0.0029)])
+    op, stat = _client(app_url, "peixian"), _client(app_url, "tongji")
+    # a count of 人 is a whole number
+    half = _post_entry(op, {"I01": "1200.5"}, period="2024-05")
+    assert half.status_code == 400 and "以「人」计，须填写整数：1200.5" in half.text
+    assert "未填报" in op.get("/entry", params={"org": "沛县", "period": "2024-05"}).text  # nothing stored
+    # the template and the form hold clean numbers in the operator's unit
+    form = op.get("/entry", params={"org": "沛县", "period": "2024-04"}).text
+    assert re.search(r'name="value__I01"[^>]*value="29"', form)
+    wb = openpyxl.load_workbook(io.BytesIO(op.get("/entry/template.xlsx", params={"org": "沛县", "period": "2024-04"}).content))
+    ws = wb["填报"]
+    rows = {ws.cell(r, 1).value: r for r in range(2, ws.max_row + 1)}
+    assert ws.cell(rows["I01"], 6).value == 29 and repr(ws.cell(rows["I01"], 6).value) in ("29", "29.0")
+    # the per-indicator CSV: 人, rounded, for the unit's row
+    table = list(csv.DictReader(io.StringIO(stat.get("/api/v1/indicators/I01/evaluation.csv",
+                                                     params={"as_of": "2024-04"}).text.lstrip("\ufeff"))))
+    peixian = next(r for r in table if r["org_unit"] == "沛县")
+    assert peixian["unit"] == "人" and re.fullmatch(r"\d+", peixian["actual"]) and re.fullmatch(r"\d+", peixian["target"])
+    # a formula and a wrong month in an uploaded template: each blamed on its own cell
+    ws.cell(rows["I01"], 6).value = "=100+200"
+    ws.cell(rows["I04"], 6).value = 12
+    ws.cell(rows["I04"], 4).value = "2024-03"
+    buf = io.BytesIO()
+    wb.save(buf)
+    page = op.get("/entry", params={"org": "沛县", "period": "2024-04"})
+    up = op.post("/entry/upload", data={"csrf_token": _token(page.text), "org": "沛县", "period": "2024-04", "version": _version(page.text)},
+                 files={"file": ("沛县.xlsx", buf.getvalue(), "application/octet-stream")})
+    assert up.status_code == 400
+    assert f'data-cell="F{rows["I01"]}"' in up.text and "是公式「=100+200」，不是数值" in up.text and "不是有效数字" not in up.text
+    assert f'data-cell="D{rows["I04"]}"' in up.text and "该行期间为「2024-03」" in up.text
+    assert f'data-cell="C{rows["I04"]}"' not in up.text
+    # the rule speaks 人: 沛县's 2024 target is 3500 人, so a month may hold at most 3500 × 0.5 = 1750 人
+    assert _post_entry(op, {"I01": "3100", "I04": "12"}, period="2024-05").status_code == 303
+    refused = _post_entry(op, {}, action="submit", comment="年中招聘会集中签约", period="2024-05")
+    assert refused.status_code == 422
+    assert "月度流量不得超过本单位年度目标的一半：本月 3100 人，上限 1750 人" in refused.text
+    assert 'value="年中招聘会集中签约"' in refused.text  # the comment typed is kept
+    # the audit log holds what the operator typed, in 人
+    assert _audit_after(app_url, "value.saved")[-1]["values"] == {"I01": "3100 人", "I04": "12 人"}
+    # 2024-05 against 2024-04's 29 人: 300 人 is a change of (300 − 29) ÷ 29 = 934.5 %, a comment is required;
+    # I04 left blank is shown as 未报, never as an older figure
+    assert _post_entry(op, {"I01": "300", "I04": ""}, period="2024-05").status_code == 303
+    assert _post_entry(op, {}, action="submit", comment="春季招聘", period="2024-05").status_code == 303
+    sub_id = re.search(r'href="/review/(\d+)"', stat.get("/review").text).group(1)
+    review = stat.get(f"/review/{sub_id}").text
+    i01 = re.search(r'<tr data-indicator="I01"[^>]*>.*?</tr>', review, re.S).group(0)
+    assert "flagged" in i01 and "本月 300 人，上月 29 人，变动 934.5%" in i01
+    i04 = re.search(r'<tr data-indicator="I04"[^>]*>.*?</tr>', review, re.S).group(0)
+    assert "missing" in i04 and "未报" in i04 and "flagged" not in i04
+    assert re.search(r'id="missing-note">本次报送有 \d+ 项指标未报', review)
+    for c in (op, stat):
+        c.__exit__(None, None, None)

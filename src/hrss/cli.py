@@ -167,19 +167,27 @@ def plan_import_text(
     file: Annotated[Path, typer.Argument(help="规划文本 (plan document as text)", exists=True, dir_okay=False)],
     org_units: Annotated[Path | None, typer.Option(help="组织单位文件 (org-unit file); default: the shipped Xuzhou one")] = None,
     commitments: Annotated[Path | None, typer.Option(help="任务台账文件 (curated commitments file)")] = None,
+    names_en: Annotated[Path | None, typer.Option("--names-en", help="英文名称文件 (English names: code: name)")] = None,
     plan_id: Annotated[str | None, typer.Option("--id", help="规划标识 (plan id)")] = None,
     out_file: Annotated[Path, typer.Option("--out", help="输出的规划文件 (plan file to write)")] = Path("plan.yaml"),
     load: Annotated[bool, typer.Option(help="同时载入数据库 (also load it into the store)")] = False,
 ) -> None:
     """从规划文本提取表格，生成规划文件 (extract the tables of a plan document)."""
     from hrss.plan.check import check_plan
-    from hrss.plan.planfile import dump_plan, load_commitments, load_org_units, shipped_dir
+    from hrss.plan.planfile import (
+        dump_plan,
+        load_commitments,
+        load_english_names,
+        load_org_units,
+        shipped_dir,
+    )
     from hrss.plan.textparse import PlanTextError, parse_plan_text
 
     units = load_org_units(org_units or shipped_dir() / "org_units.yaml")
     promised = load_commitments(commitments) if commitments else []
     try:
-        plan = parse_plan_text(file.read_text(encoding="utf-8"), org_units=units, commitments=promised, plan_id=plan_id)
+        plan = parse_plan_text(file.read_text(encoding="utf-8"), org_units=units, commitments=promised, plan_id=plan_id,
+                               names_en=load_english_names(names_en) if names_en else None)
     except PlanTextError as exc:
         _fail(f"{file}: {exc}")
     out_file.write_text(dump_plan(plan), encoding="utf-8")
@@ -216,6 +224,8 @@ def actuals_import(
         result = import_file(session, plan, file)  # stores nothing when there is any error
     for p in result.problems:
         (err if p.level == "error" else out).print(str(p), highlight=False)
+    if result.more:
+        err.print(f"以及另外 {result.more} 处问题 (and {result.more} more)", highlight=False)
     if result.errors:
         _fail(f"导入失败，共 {len(result.errors)} 个错误，未写入任何数据 (import refused: {len(result.errors)} errors, nothing stored)")
     out.print(f"导入成功 (imported): {result.stored} 条, 警告 {len(result.warnings)} 条 — {file.name}")

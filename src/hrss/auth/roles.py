@@ -11,6 +11,8 @@ Decisions:
   approved figures only, so that no unreviewed number reaches a leader's desk.
 - "export" follows "view": every role but the auditor may export what it may view. The
   auditor (审计员) reads the audit log and the approved data, and exports nothing.
+- "generate_reports" writes the report files everyone downloads, replacing the month's
+  earlier ones: a city role's act, not a reader's. Leaders and operators download only.
 - "submit" (报送) belongs to the operator (填报员) of a unit: a district's, 市直's, or the
   city's own for the indicators only the city reports. The city roles review, and never
   approve figures their own account entered or submitted (four eyes, see workflow.decide).
@@ -60,6 +62,7 @@ class Action(StrEnum):
     MANAGE_USERS = "manage_users"
     READ_AUDIT = "read_audit"
     EXPORT = "export"
+    GENERATE_REPORTS = "generate_reports"  # 生成报告: write the monthly/mid-term/final files for everyone
 
 
 ACTION_LABELS: dict[Action, str] = {
@@ -72,6 +75,7 @@ ACTION_LABELS: dict[Action, str] = {
     Action.MANAGE_USERS: "用户管理",
     Action.READ_AUDIT: "查看审计日志",
     Action.EXPORT: "导出",
+    Action.GENERATE_REPORTS: "生成报告",
 }
 
 
@@ -86,10 +90,11 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
     Role.CITY_ADMIN: {
         Action.VIEW: ALL, Action.VIEW_UNAPPROVED: ALL, Action.ENTER: ALL, Action.REVIEW: ALL,
         Action.REOPEN: ALL, Action.MANAGE_USERS: ALL, Action.READ_AUDIT: ALL, Action.EXPORT: ALL,
+        Action.GENERATE_REPORTS: ALL,
     },
     Role.CITY_STATISTICIAN: {
         Action.VIEW: ALL, Action.VIEW_UNAPPROVED: ALL, Action.ENTER: ALL, Action.REVIEW: ALL,
-        Action.REOPEN: ALL, Action.EXPORT: ALL,
+        Action.REOPEN: ALL, Action.EXPORT: ALL, Action.GENERATE_REPORTS: ALL,
     },
     Role.DISTRICT_OPERATOR: {
         Action.VIEW: ALL, Action.VIEW_UNAPPROVED: OWN, Action.ENTER: OWN, Action.SUBMIT: OWN,

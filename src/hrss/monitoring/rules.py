@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from hrss.plan.model import Aggregation, Indicator
+from hrss.plan.units import shown
 
 OPERATORS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
 KINDS = {
@@ -62,6 +63,9 @@ def load_rules(path: Path | None = None) -> list[Rule]:
     return rules
 
 
+BOUND_WORDS = {"<=": "上限", "<": "须小于", ">=": "下限", ">": "须大于"}
+
+
 def check(
     rules: list[Rule],
     ind: Indicator,
@@ -69,8 +73,11 @@ def check(
     *,
     previous: float | None,
     annual_target: float | None,
+    unit: str,
 ) -> list[Finding]:
-    """The rules one value breaks (values and targets in the indicator's unit)."""
+    """The rules one value breaks. value, previous and annual_target are in unit, the unit
+    the operator typed in, and the messages speak it: "月度流量不得超过本单位年度目标的一半：
+    本月 3100 人，上限 1750 人"."""
     out = []
     for rule in rules:
         if ind.aggregation not in KINDS[rule.applies_to]:
@@ -87,6 +94,11 @@ def check(
             right = annual_target * rule.factor
         else:
             right = rule.factor
-        if not OPERATORS[rule.operator](left, right):
-            out.append(Finding(rule, ind.code, f"{ind.name}: {rule.name} ({rule.name_en}): {left:.4g} {rule.operator} {right:.4g} 不成立"))
+        if OPERATORS[rule.operator](left, right):
+            continue
+        if rule.left == "value":
+            facts = f"本月 {shown(value, unit)}，{BOUND_WORDS[rule.operator]} {shown(right, unit)}"
+        else:
+            facts = f"本月 {shown(value, unit)}，上月 {shown(previous or 0.0, unit)}，变动 {left * 100:.1f}%"
+        out.append(Finding(rule, ind.code, f"{ind.name}：{rule.name}：{facts} ({rule.name_en})"))
     return out

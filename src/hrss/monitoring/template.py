@@ -16,7 +16,7 @@ from openpyxl.styles import Font, PatternFill, Protection
 from openpyxl.worksheet.protection import SheetProtection
 
 from hrss.monitoring.periods import Period
-from hrss.monitoring.readers import XlsxReader
+from hrss.monitoring.readers import TEMPLATE_LIMITS, XlsxReader
 from hrss.monitoring.values import ImportResult, Problem, validate_rows
 from hrss.monitoring.workflow import EntryRow
 from hrss.plan.model import OrgUnit, Plan
@@ -56,16 +56,26 @@ def build_template(plan: Plan, unit: OrgUnit, period: Period, rows: list[EntryRo
     return out.getvalue()
 
 
-def read_upload(plan: Plan, unit: OrgUnit, period: Period, path: Path, name: str) -> ImportResult:
+SPARE_ROWS = 100  # blank or formatted rows a spreadsheet program may add below the template's
+
+
+def read_upload(plan: Plan, unit: OrgUnit, period: Period, path: Path, name: str, *, rows: int) -> ImportResult:
     """Validate an uploaded template row by row (cell-level problems); values for this unit
-    and month only."""
-    filled = ((n, cells) for n, cells in XlsxReader().rows(path)
+    and month only. rows is the template's number of indicator rows: a sheet with far more
+    is refused before it is read, and reading stops at the template limits' time budget."""
+    limits = TEMPLATE_LIMITS.for_template(rows=1 + rows + SPARE_ROWS, cols=len(HEADER) + 4)
+    filled = ((n, cells) for n, cells in XlsxReader(limits).rows(path, name)
               if n == 1 or any(c not in (None, "") for c in cells[len(HEADER) - 3 : len(HEADER)]))
     result = validate_rows(plan, filled, name)  # rows left blank in the template are not reported
     for v in result.values:
-        if v.org_unit != unit.name or v.period.label != period.label:
-            result.problems.append(Problem(
+        if v.org_unit != unit.name:
+            result.add(Problem(
                 name, v.row, "org_unit", "error",
-                f"模板属于「{v.org_unit} {v.period.label}」，不是「{unit.name} {period.label}」 (template of another unit or month)", "C",
+                f"该行地区为「{v.org_unit}」，本页填报的是「{unit.name}」：请下载本单位的模板 (row of another unit)", "C",
+            ))
+        if v.period.label != period.label:
+            result.add(Problem(
+                name, v.row, "period", "error",
+                f"该行期间为「{v.period.label}」，本页填报的是「{period.label}」：请下载本月的模板 (row of another month)", "D",
             ))
     return result

@@ -26,7 +26,7 @@ from hrss.monitoring.readers import InputFileError, reader_for
 from hrss.monitoring.tables import ImportBatch, ValueRecord
 from hrss.plan.model import Indicator, Plan
 from hrss.plan.targets import has_target, reporting_unit
-from hrss.plan.units import UnitError, factor
+from hrss.plan.units import WHOLE_UNITS, UnitError, factor
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "indicator": ("indicator", "指标", "指标代码", "指标名称"),
@@ -78,12 +78,27 @@ class NewValue:
     row: int
 
 
+MAX_SHOWN = 200  # problems kept per level (错误/警告); the rest are counted: "以及另外 N 处"
+
+
 @dataclass
 class ImportResult:
     file: str
     values: list[NewValue] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     stored: int = 0
+    more: int = 0  # problems found beyond MAX_SHOWN of their level: counted, not kept
+    _kept: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def add(self, problem: Problem) -> None:
+        """Keep a problem, or only count it once MAX_SHOWN of its level are kept (errors
+        are kept first-come per level, so a file with an error always shows one)."""
+        kept = self._kept.get(problem.level, 0)
+        if kept >= MAX_SHOWN:
+            self.more += 1
+            return
+        self._kept[problem.level] = kept + 1
+        self.problems.append(problem)
 
     @property
     def errors(self) -> list[Problem]:
@@ -135,13 +150,16 @@ class _RowChecker:
         self.result = ImportResult(file_name)
         self.seen: dict[tuple[str, str, str], int] = {}
         self.index: dict[str, int] = {}
+        self.errors_seen = 0  # counted here: re-counting the problems per row would be quadratic
         self.first = month_index(plan.start_year, 1)
         self.last = month_index(plan.end_year, 12)
 
     def problem(self, row: int, fld: str, message: str, level: str = "error") -> None:
         col = self.index.get(fld)
         letter = get_column_letter(col + 1) if col is not None else ""
-        self.result.problems.append(Problem(self.file, row, fld, level, message, letter))
+        if level == "error":
+            self.errors_seen += 1
+        self.result.add(Problem(self.file, row, fld, level, message, letter))
 
     def header(self, cells: list[object]) -> dict[str, int] | None:
         names = [_text(c).lower() for c in cells]
@@ -166,7 +184,7 @@ class _RowChecker:
 
         if all(_text(c) == "" for c in cells):
             return
-        errors_before = len(self.result.errors)
+        errors_before = self.errors_seen
         ind = self.plan.find_indicator(_text(cell("indicator")))
         if ind is None:
             self.problem(n, "indicator", f"未知指标 (unknown indicator): {_text(cell('indicator'))!r}")
@@ -185,9 +203,14 @@ class _RowChecker:
             try:
                 values[key] = _number(cell(key))
             except ValueError:
-                self.problem(n, key, f"不是有效数字 (not a number): {_text(cell(key))!r}")
+                text = _text(cell(key))
+                if text.startswith("="):
+                    self.problem(n, key, f"是公式「{text[:50]}」，不是数值：请填写计算结果（可复制后「选择性粘贴→数值」） "
+                                         "(a formula, not a number: enter its result)")
+                else:
+                    self.problem(n, key, f"不是有效数字 (not a number): {text[:50]!r}")
                 values[key] = None
-        if len(self.result.errors) > errors_before or ind is None or unit is None or period is None:
+        if self.errors_seen > errors_before or ind is None or unit is None or period is None:
             return
         value = self._value(n, ind, values, _text(cell("unit")))
         if value is None:
@@ -237,6 +260,10 @@ class _RowChecker:
             converted = value * factor(given_unit, ind.unit)
         except UnitError as exc:
             self.problem(n, "unit", f"{exc}; 「{ind.name}」的单位为 {ind.unit}")
+            return None
+        if given_unit in WHOLE_UNITS and value != math.floor(value):
+            self.problem(n, "value", f"「{ind.name}」以「{given_unit}」计，须填写整数：{value:g} "
+                                     f"(counted in {given_unit}: a whole number)")
             return None
         if not math.isfinite(converted) or converted > MAX_VALUE:
             self.problem(n, "value", f"数值过大 (value too large): {value:g} {given_unit}")
@@ -327,10 +354,11 @@ def import_file(session: Session, plan: Plan, path: Path, *, source: str = "repo
         result = validate_rows(plan, reader_for(path).rows(path), path.name)
     except InputFileError as exc:
         result = ImportResult(path.name)
-        result.problems.append(Problem(path.name, 0, "-", "error", str(exc)))
+        result.add(Problem(path.name, 0, "-", "error", str(exc)))
         return result
     if not result.errors:
-        result.problems.extend(find_overlaps(session, plan, source, result.values, path.name))
+        for p in find_overlaps(session, plan, source, result.values, path.name):
+            result.add(p)
     if not result.errors:
         result.stored = store_values(session, plan, result.values, source=source, source_name=path.name)
     return result

@@ -35,7 +35,7 @@ from hrss.monitoring.values import (
 )
 from hrss.plan.model import Indicator, OrgUnit, Plan
 from hrss.plan.targets import has_target, reporting_unit, unit_target
-from hrss.plan.units import factor
+from hrss.plan.units import factor, shown, tidy
 
 STATUS_LABELS = {"draft": "草稿", "submitted": "待审核", "approved": "已审核", "returned": "已退回"}
 EDITABLE = ("draft", "returned")
@@ -86,6 +86,7 @@ class EntryRow:
 class SaveResult:
     submission: Submission | None
     problems: list[Problem] = field(default_factory=list)
+    more: int = 0  # problems beyond those kept (以及另外 N 处)
 
     @property
     def errors(self) -> list[Problem]:
@@ -101,6 +102,11 @@ def reporting_indicators(plan: Plan, unit: OrgUnit) -> list[Indicator]:
     if unit.kind == "city":
         return [i for i in plan.indicators if plan.decomposition_for(i.code) is None]
     return [i for i in plan.indicators if has_target(plan, i, unit)]
+
+
+def typed_unit(plan: Plan, ind: Indicator) -> str:
+    """The unit an operator types a figure in: the annex table's (人), a rate's own (%)."""
+    return ind.unit if ind.is_rate else reporting_unit(plan, ind)
 
 
 def monthly_period(raw: str) -> Period:
@@ -146,13 +152,13 @@ def entry_rows(session: Session, plan: Plan, unit: OrgUnit, period: Period) -> l
     previous = _stored(session, plan, unit.name, _previous_month(period))
     rows = []
     for ind in reporting_indicators(plan, unit):
-        shown = reporting_unit(plan, ind) if not ind.is_rate else ind.unit
-        f = factor(ind.unit, shown) if not ind.is_rate else 1.0
+        typed_in = typed_unit(plan, ind)
+        f = factor(ind.unit, typed_in)
         cur, prev, now_counted = own.get(ind.code), previous.get(ind.code), counted.get(ind.code)
         rows.append(EntryRow(
-            ind, shown, cur.value * f if cur else None, prev.value * f if prev else None,
+            ind, typed_in, tidy(cur.value * f, typed_in) if cur else None, tidy(prev.value * f, typed_in) if prev else None,
             cur.numerator if cur else None, cur.denominator if cur else None,
-            now_counted.value * f if now_counted else None,
+            tidy(now_counted.value * f, typed_in) if now_counted else None,
         ))
     return rows
 
@@ -251,17 +257,18 @@ def store_draft(
     allowed = {i.code for i in reporting_indicators(plan, unit)}
     for v in checked.values:
         if v.indicator not in allowed:
-            checked.problems.append(Problem(checked.file, v.row, "indicator", "error",
+            checked.add(Problem(checked.file, v.row, "indicator", "error",
                                             f"{unit.name} 不填报「{plan.indicator(v.indicator).name}」 (not reported by this unit)", "A"))
     if not checked.errors:
-        checked.problems.extend(find_overlaps(session, plan, "reported", checked.values, checked.file))
+        for p in find_overlaps(session, plan, "reported", checked.values, checked.file):
+            checked.add(p)
     if checked.errors:
-        return SaveResult(sub, checked.problems)
+        return SaveResult(sub, checked.problems, checked.more)
     if sub is None:
         sub = _new_submission(session, plan, unit, period, origin)
     # the version is taken first: a concurrent step on the same submission now waits or loses
     _step(session, sub, sub.status, origin, allowed=EDITABLE, saved_by=_actor(origin))
-    before = {code: v.value for code, v in pending_values(session, sub).items()}
+    before = as_typed(plan, {code: v.value for code, v in pending_values(session, sub).items()})
     session.execute(delete(PendingValue).where(PendingValue.submission_id == sub.id))
     if checked.values:
         session.execute(insert(PendingValue), [
@@ -269,11 +276,11 @@ def store_draft(
              "numerator": v.numerator, "denominator": v.denominator}
             for v in checked.values
         ])
-    after = {v.indicator: v.value for v in checked.values}
+    after = as_typed(plan, {v.indicator: v.value for v in checked.values})
     record_from(session, origin, action="value.saved", object_type="submission", object_id=sub.id,
                 before={"org_unit": unit.name, "period": period.label, "values": before},
                 after={"org_unit": unit.name, "period": period.label, "values": after, "source": checked.file})
-    return SaveResult(sub, checked.problems)
+    return SaveResult(sub, checked.problems, checked.more)
 
 
 def run_rules(session: Session, plan: Plan, unit: OrgUnit, period: Period, rules: list[Rule]) -> list[Finding]:
@@ -285,7 +292,10 @@ def run_rules(session: Session, plan: Plan, unit: OrgUnit, period: Period, rules
         ind = plan.indicator(code)
         target = unit_target(plan, ind, unit)
         annual = target.annual.get(period.year) if target else None
-        out += check(rules, ind, v.value, previous=previous[code].value if code in previous else None, annual_target=annual)
+        typed_in = typed_unit(plan, ind)
+        f = factor(ind.unit, typed_in)
+        before = previous[code].value * f if code in previous else None
+        out += check(rules, ind, v.value * f, previous=before, annual_target=annual * f if annual else None, unit=typed_in)
     return out
 
 
@@ -337,7 +347,7 @@ def decide(session: Session, plan: Plan, sub: Submission, action: str, *, versio
     if action == "approve":
         counted = _count(session, plan, sub)
     record_from(session, origin, action=f"submission.{action}", object_type="submission", object_id=sub.id,
-                before={"status": before}, after={"status": target, "comment": comment.strip(), **({"counted": counted} if counted else {})})
+                before={"status": before}, after={"status": target, "comment": comment.strip(), **({"counted": as_typed(plan, counted)} if counted else {})})
 
 
 def _comment(session: Session, sub: Submission, action: str, text: str, origin: Origin) -> None:
@@ -364,6 +374,16 @@ def _count(session: Session, plan: Plan, sub: Submission) -> dict[str, float]:
     store_values(session, plan, values, source="reported", source_name=f"{SOURCE_NAME} {sub.org_unit} {sub.period}",
                  submission_id=sub.id)
     return {v.indicator: v.value for v in values}
+
+
+def as_typed(plan: Plan, values: dict[str, float]) -> dict[str, str]:
+    """Figures (表2 unit) as the operator typed them, for the audit log: {"I01": "3100 人"}."""
+    out = {}
+    for code, v in values.items():
+        ind = plan.indicator(code)
+        unit = typed_unit(plan, ind)
+        out[code] = shown(v * factor(ind.unit, unit), unit)
+    return out
 
 
 def pending(session: Session, plan: Plan, *, statuses: tuple[str, ...] = ("submitted",)) -> list[Submission]:

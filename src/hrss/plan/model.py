@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from hrss.plan.units import decimals as unit_decimals
+
 
 class TargetKind(StrEnum):
     """How a target is read (see docs/EVALUATION.md)."""
@@ -83,6 +85,7 @@ class Indicator:
     source: str = "表2"
     milestones: tuple[Milestone, ...] = ()
     scale: float = 1.0  # rate scale: 100 for %, 10000 for 每万名…
+    name_en: str = ""  # English name for English pages; empty: the Chinese name is shown
 
     @property
     def is_rate(self) -> bool:
@@ -91,6 +94,14 @@ class Indicator:
     @property
     def lower_is_better(self) -> bool:
         return self.kind is TargetKind.CEILING
+
+    @property
+    def decimals(self) -> int:
+        """Display precision (显示精度): the decimal places every figure of this indicator is
+        shown with, on every page. Rates and densities (I11, 人 per 10,000): 2; anything else
+        as its unit is typed (`units.decimals`: 4 for 万人, where one person is 0.0001 万人;
+        none for a count in 人 or 场次)."""
+        return 2 if self.is_rate else unit_decimals(self.unit)
 
 
 @dataclass(frozen=True)
@@ -180,6 +191,7 @@ class Plan:
     history: tuple[HistoryRow, ...]
     decompositions: tuple[Decomposition, ...]
     commitments: tuple[Commitment, ...] = ()
+    title_en: str = ""  # English title for English pages; empty: the Chinese title is shown
     _by_code: dict[str, Indicator] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

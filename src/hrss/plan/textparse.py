@@ -315,7 +315,9 @@ def parse_plan_text(
     org_units: list[OrgUnit],
     commitments: list[Commitment],
     plan_id: str | None = None,
+    names_en: dict[str, str] | None = None,
 ) -> Plan:
+    """The plan of a plan document; names_en gives English names ({"title": …, code: …})."""
     tables = find_tables(text)
     main = [t for t in tables if not t.annex]
     targets = next((t for t in main if "基数" in "".join(t.header)), None)
@@ -335,7 +337,9 @@ def parse_plan_text(
         decompositions.append(dec)
         if new is not None:
             indicators.append(new)
-    indicators = [replace(i, milestones=_milestones(i, commitments)) for i in indicators]
+    names_en = names_en or {}
+    indicators = [replace(i, milestones=_milestones(i, commitments), name_en=names_en.get(i.code, ""))
+                  for i in indicators]
 
     title, document, city = _front_matter(text)
     return Plan(
@@ -351,6 +355,7 @@ def parse_plan_text(
         history=tuple(parse_history(history_table)) if history_table else (),
         decompositions=tuple(decompositions),
         commitments=tuple(commitments),
+        title_en=names_en.get("title", ""),
     )
 
 

@@ -19,6 +19,37 @@ UNITS: dict[str, tuple[str, float]] = {
 }
 
 
+# units that count whole things: a figure in one of them is a whole number
+WHOLE_UNITS = frozenset({"人", "人次", "场次", "场", "家", "个"})
+
+
+def decimals(unit: str) -> int:
+    """Digits after the point a figure in unit is typed and shown with: none for a count,
+    two for a percentage, four for 万/亿 units (1 人 of 万人), two otherwise."""
+    if unit in WHOLE_UNITS:
+        return 0
+    if unit.startswith(("万", "亿")):
+        return 4
+    return 2
+
+
+def tidy(value: float, unit: str) -> float:
+    """value rounded to the digits of unit: 293.0000000000001 人 → 293, 1.01040000001 万人 → 1.0104."""
+    return round(value, decimals(unit)) + 0.0  # + 0.0: no "-0"
+
+
+def number_text(value: float, unit: str) -> str:
+    """value's digits in unit, no trailing zeros: 293.0000000000001 人 → '293'."""
+    text = f"{tidy(value, unit):.{decimals(unit)}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def shown(value: float, unit: str) -> str:
+    """value as an operator reads it in unit: '3100 人', '1.0104 万人', '95.5%'."""
+    text = number_text(value, unit)
+    return f"{text}{unit}" if unit == "%" else f"{text} {unit}"
+
+
 class UnitError(ValueError):
     pass
 

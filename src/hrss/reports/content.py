@@ -371,13 +371,24 @@ def recommendations(data: ReportData) -> list[str]:
     return recs
 
 
+HALF = 0.5  # 时间过半、任务过半: half the target done
+
+
+def half_done(e: Evaluation) -> bool | None:
+    """Whether half of e's target is done (完成进度 ≥ 50 %); None for a ceiling or floor
+    (达标 or not: no share of a target to halve) and where there is no figure."""
+    if e.compliance is not None or e.completion is None:
+        return None
+    return e.completion >= HALF - 1e-9
+
+
+def half_done_label(e: Evaluation) -> str:
+    return {True: "是", False: "否", None: "—"}[half_done(e)]
+
+
 def midterm_rows(data: ReportData) -> list[tuple[Evaluation, bool]]:
-    """时间过半、任务过半: each cumulative key indicator, and whether completion ≥ time share."""
-    rows = []
-    for e in data.key_evals():
-        if e.kind == "cumulative" and e.completion is not None:
-            rows.append((e, e.completion >= e.time_elapsed - 1e-9))
-    return rows
+    """时间过半、任务过半 for the city: each key indicator with a target share, and whether half is done."""
+    return [(e, ok) for e in data.key_evals() if (ok := half_done(e)) is not None]
 
 
 def midterm_sentence(data: ReportData) -> str:
@@ -385,5 +396,22 @@ def midterm_sentence(data: ReportData) -> str:
     passed = [e for e, ok in rows if ok]
     failed = [e for e, ok in rows if not ok]
     share = pct(rows[0][0].time_elapsed) if rows else "—"
-    text = f"截至{month_words(data.as_of)}，时间进度为{share}，{len(rows)}项累计指标中{len(passed)}项实现“时间过半、任务过半”"
+    text = (f"截至{month_words(data.as_of)}，时间进度为{share}，{len(rows)}项有目标进度的主要指标中"
+            f"{len(passed)}项完成进度达到50%，实现“时间过半、任务过半”")
     return text + (f"，{_names(failed)}未达到。" if failed else "。")
+
+
+def midterm_unit_sentence(data: ReportData) -> str:
+    """The same test for every org unit of the annex tables: how many passed, who did not."""
+    judged = [(e, ok) for dec in data.plan.decompositions for e in data.unit_evals(dec.indicator)
+              if (ok := half_done(e)) is not None]
+    if not judged:
+        return "分地区看，暂无可检验的分解目标数据。"
+    failed = [e for e, ok in judged if not ok]
+    text = (f"分地区看，附件分解的{len(data.plan.decompositions)}项指标共{len(judged)}个地区目标中，"
+            f"{len(judged) - len(failed)}个实现“时间过半、任务过半”")
+    if not failed:
+        return text + "。"
+    worst = sorted(failed, key=lambda e: e.completion or 0.0)[:6]
+    named = "、".join(f"{e.org_unit}{e.indicator}（{pct(e.completion)}）" for e in worst)
+    return text + f"，{len(failed)}个未过半，进度最低的是{named}{'等' if len(failed) > len(worst) else ''}。"

@@ -228,7 +228,8 @@ class _Writer:
                    rows, widths=[0.75, 3.3, 1.2, 1.45, 1.25, 1.45, 1.4, 1.4, 1.7, 1.7], size=8)
         if d.kind == "midterm":
             self.para(c.midterm_sentence(d))
-            self.table("“时间过半、任务过半”检验", ["指标名称（单位）", "五年目标", "累计完成", "完成进度", "时间进度", "是否过半"],
+            self.para(c.midterm_unit_sentence(d))
+            self.table("“时间过半、任务过半”检验", ["指标名称（单位）", "五年目标", "实际", "完成进度", "时间进度", "是否过半"],
                        [[f"{e.indicator}（{e.unit}）", c.num(e.target, e.unit), c.num(e.actual, e.unit), c.pct(e.completion),
                          c.pct(e.time_elapsed), "是" if ok else "否"] for e, ok in c.midterm_rows(d)])
         if d.kind == "annual":
@@ -268,13 +269,16 @@ class _Writer:
     def _district_table(self, dec: Decomposition, evals: list[Evaluation]) -> None:
         f = factor(self.data.plan.indicator(dec.indicator).unit, dec.unit)
         base = [f"{dec.base_year}年基数({dec.unit})"] if dec.base_year else []
+        midterm = self.data.kind == "midterm"  # 时间过半、任务过半 per unit
         rows = [[e.org_unit, *([c.num(e.baseline * f if e.baseline is not None else None, dec.unit)] if base else []),
                  c.num(e.target * f, dec.unit), c.num(e.actual * f if e.actual is not None else None, dec.unit),
                  c.pct(e.completion), c.pct(e.expected_completion),
                  f"{e.gap_pp:+.1f}" if e.gap_pp is not None else "—", e.status,
-                 f"{e.rank}/{e.rank_of}" if e.rank else "—"] for e in evals]
+                 f"{e.rank}/{e.rank_of}" if e.rank else "—",
+                 *([c.half_done_label(e)] if midterm else [])] for e in evals]
         self.table(f"{dec.table} {_clean(dec.title)}完成情况",
-                   ["地区", *base, f"目标({dec.unit})", f"实际({dec.unit})", "完成进度", "序时进度", "差距(百分点)", "状态", "排名"],
+                   ["地区", *base, f"目标({dec.unit})", f"实际({dec.unit})", "完成进度", "序时进度", "差距(百分点)", "状态", "排名",
+                    *(["任务过半"] if midterm else [])],
                    rows, left=(0,))
 
     def ranking(self, n: str) -> None:

@@ -102,6 +102,8 @@ EVALUATION_COLUMNS: list[Column] = [
     ("说明", lambda e: "；".join(c.zh(n) for n in e.notes) or None, None),
 ]
 
+MIDTERM_COLUMN: Column = ("时间过半任务过半", c.half_done_label, None)
+
 LAGGING_COLUMNS: list[Column] = [
     *(col for col in EVALUATION_COLUMNS if col[0] in (
         "指标代码", "指标名称", "地区", "计量单位", "指标属性", "实际值", "目标值",
@@ -227,9 +229,10 @@ def write_xlsx(data: ReportData, path: Path) -> Path:
     assert overall is not None
     overall.title = "总体情况"
     city = [e for i in data.plan.indicators if (e := data.city_eval(i.code)) is not None]
-    _sheet(overall, EVALUATION_COLUMNS, city)
     units = [e for i in data.plan.indicators for e in data.unit_evals(i.code)]
-    _sheet(wb.create_sheet("分地区"), EVALUATION_COLUMNS, units)
+    columns = EVALUATION_COLUMNS + ([MIDTERM_COLUMN] if data.kind == "midterm" else [])
+    _sheet(overall, columns, city)
+    _sheet(wb.create_sheet("分地区"), columns, units)
     _annex_sheet(wb.create_sheet("附件分解表"), data)
     _sheet(wb.create_sheet("任务台账"), LEDGER_COLUMNS, ledger.ledger(data), freeze="D2")
     _sheet(wb.create_sheet("滞后预警"), LAGGING_COLUMNS, data.lagging())

@@ -12,6 +12,8 @@ from pydantic import BaseModel, TypeAdapter
 from sqlalchemy.orm import Session
 
 from hrss.monitoring.periods import month_label
+from hrss.monitoring.workflow import typed_unit
+from hrss.plan.units import factor, number_text
 from hrss.web.deps import (
     AsOfParam,
     CacheDep,
@@ -107,8 +109,15 @@ def get_indicator_csv(code: str, plan: PlanDep, cache: CacheDep, session: Sessio
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(CSV_COLUMNS)
+    unit = typed_unit(plan, ind)  # the unit districts report in (人), figures rounded to it
+    f = factor(ind.unit, unit)
     for e in snap.for_indicator(ind.code):
         data = e.as_json()
+        data["unit"] = unit
+        for c in ("actual", "expected", "target"):
+            data[c] = None if data[c] is None else number_text(data[c] * f, unit)
+        for c in ("completion", "time_elapsed", "gap_pp"):
+            data[c] = None if data[c] is None else round(data[c], 4)
         writer.writerow([_csv_safe(data[c]) for c in CSV_COLUMNS])
     return Response(
         "\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",

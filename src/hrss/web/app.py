@@ -24,7 +24,7 @@ from hrss.plan.store import prepare_store
 from hrss.settings import Settings
 from hrss.web import account, admin, api, entry, pages, reconcile, tracking
 from hrss.web.deps import choose_lang
-from hrss.web.i18n import t
+from hrss.web.i18n import indicator_name, t, term
 from hrss.web.security import LoginRequired, PasswordChangeRequired, login_redirect
 from hrss.web.tracking_text import tt
 from hrss.web.views import EvaluationCache
@@ -78,6 +78,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     templates.env.globals["static"] = static_url
     templates.env.globals["role_label"] = role_label
     templates.env.globals["local_time"] = local_time
+    templates.env.globals["term"] = term
+
+    def name_of(code: str, lang: str) -> str:
+        return indicator_name(plan.indicator(code), lang)
+
+    templates.env.globals["name_of"] = name_of
     app.state.templates = templates
 
     # Routes are matched in order, one by one: the busiest (the API, the dashboard) first.

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from hrss.audit.service import record_from
 from hrss.auth.roles import can
@@ -42,7 +43,7 @@ def _period(raw: str | None, plan: Plan) -> Any:
 
 
 def _entry_page(request: Request, lang: str, me: Principal, session: Any, plan: Plan, unit: OrgUnit, period: Any,
-                *, problems: list[Any] | None = None, message: str | None = None, clashes: list[Any] | None = None,
+                *, problems: list[Any] | None = None, more: int = 0, message: str | None = None, clashes: list[Any] | None = None,
                 status: int = 200, typed: dict[str, str] | None = None, comment: str = "") -> Response:
     sub = wf.get_submission(session, plan, unit.name, period.label)
     units = [u for u in plan.org_units if u.kind != "group" and can(me.user, "enter", u.name)]
@@ -50,7 +51,7 @@ def _entry_page(request: Request, lang: str, me: Principal, session: Any, plan: 
         "unit": unit, "period": period.label, "rows": wf.entry_rows(session, plan, unit, period), "sub": sub,
         "status_label": wf.STATUS_LABELS.get(sub.status, "未填报") if sub else "未填报",
         "editable": (sub is None or sub.status in wf.EDITABLE) and can(me.user, "enter", unit.name),
-        "can_submit": can(me.user, "submit", unit.name), "units": units, "problems": problems or [],
+        "can_submit": can(me.user, "submit", unit.name), "units": units, "problems": problems or [], "more": more,
         "message": message, "clashes": clashes or [], "typed": typed or {}, "typed_comment": comment,
         "thread": wf.thread(session, sub), "simulated": False,
     })
@@ -85,14 +86,14 @@ async def entry_save(request: Request, plan: PlanDep, lang: LangDep, me: PageUse
                 if entries:
                     result = wf.save(session, plan, unit, period, entries, version=version, origin=origin)
                     if result.errors:
-                        raise _Refused(result.problems)
+                        raise _Refused(result.problems, result.more)
                     version = result.submission.version if result.submission else version
                 if action == "submit":
                     wf.submit(session, plan, unit, period, version=version, comment=comment,
                               rules=load_rules(request.app.state.settings.rules_file), origin=origin)
         except _Refused as exc:
-            return _entry_page(request, lang, me, session, plan, unit, period, problems=exc.problems, status=400,
-                               typed=entries, comment=comment)
+            return _entry_page(request, lang, me, session, plan, unit, period, problems=exc.problems, more=exc.more,
+                               status=400, typed=entries, comment=comment)
         except wf.Conflict as exc:
             return _entry_page(request, lang, me, session, plan, unit, period, clashes=exc.clashes,
                                message=exc.message, status=409, typed=entries, comment=comment)
@@ -137,25 +138,28 @@ async def entry_upload(request: Request, plan: PlanDep, lang: LangDep, me: PageU
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "upload.xlsx"
             path.write_bytes(data)
-            try:
-                checked = read_upload(plan, unit, the_period, path, name)
+            try:  # parsed in a worker thread, within the template's limits: the event loop keeps serving
+                checked = await run_in_threadpool(read_upload, plan, unit, the_period, path, name,
+                                                  rows=len(wf.reporting_indicators(plan, unit)))
             except InputFileError as exc:
                 return _entry_page(request, lang, me, session, plan, unit, the_period, message=str(exc), status=400)
         try:
             with session.begin():
                 result = wf.store_draft(session, plan, unit, the_period, checked, version=_int(version), origin=me.origin())
                 if result.errors:
-                    raise _Refused(result.problems)
+                    raise _Refused(result.problems, result.more)
         except _Refused as exc:
-            return _entry_page(request, lang, me, session, plan, unit, the_period, problems=exc.problems, status=400)
+            return _entry_page(request, lang, me, session, plan, unit, the_period, problems=exc.problems, more=exc.more,
+                               status=400)
         except wf.WorkflowError as exc:
             return _entry_page(request, lang, me, session, plan, unit, the_period, message=exc.message, status=exc.status)
     return RedirectResponse(f"/entry?org={quote(unit.name)}&period={the_period.label}&done=upload", status_code=303)
 
 
 class _Refused(Exception):
-    def __init__(self, problems: list[Any]) -> None:
+    def __init__(self, problems: list[Any], more: int = 0) -> None:
         self.problems = problems
+        self.more = more
 
 
 def _int(raw: object) -> int | None:
@@ -182,9 +186,14 @@ def _review_page(request: Request, lang: str, me: Principal, session: Any, plan:
                  message: str | None = None, comment: str = "", status: int = 200) -> Response:
     unit = _unit(plan, me, sub.org_unit)
     period = _period(sub.period, plan)
+    rows = wf.entry_rows(session, plan, unit, period)
+    findings = wf.run_rules(session, plan, unit, period, load_rules(request.app.state.settings.rules_file))
+    flagged: dict[str, list[Any]] = {}
+    for f in findings:
+        flagged.setdefault(f.indicator, []).append(f)
     response = render(request, "review_one.html", lang, me, {
-        "sub": sub, "unit": unit, "rows": wf.entry_rows(session, plan, unit, period), "labels": wf.STATUS_LABELS,
-        "findings": wf.run_rules(session, plan, unit, period, load_rules(request.app.state.settings.rules_file)),
+        "sub": sub, "unit": unit, "rows": rows, "labels": wf.STATUS_LABELS, "findings": findings, "flagged": flagged,
+        "missing": sum(r.value is None for r in rows),
         "thread": wf.thread(session, sub), "simulated": False, "message": message, "typed_comment": comment,
     })
     response.status_code = status

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+from hrss.monitoring.evaluation import STATUS_EN
+
 LANGS = ("zh", "en")
 
 TEXT: dict[str, tuple[str, str]] = {
@@ -61,6 +66,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "step_returned": ("退回", "Returned"),
     "step_reopened": ("退回重填", "Reopened"),
     "no_comment": ("（未填写说明）", "(no comment)"),
+    "not_reported": ("未报", "not reported"),
+    "more_problems": ("以及另外 {n} 处问题（请先改正以上各处后重新上传）", "and {n} more problems (fix the ones above and upload again)"),
+    "missing_note": ("本次报送有 {n} 项指标未报：审核通过后，这些指标本月的已计入值不变（无已计入值的仍为空）。",
+                     "{n} indicators were not reported: approving leaves their counted figures for the month as they are."),
     "approve": ("审核通过", "Approve"),
     "return": ("退回", "Return"),
     "reopen": ("重新打开", "Reopen"),
@@ -122,3 +131,39 @@ def t(key: str, lang: str) -> str:
 def measure_help(kind: str, lang: str) -> str:
     zh, en = MEASURE_HELP.get(kind, MEASURE_HELP["level"])
     return en if lang == "en" else zh
+
+
+# Domain words the engine and the plan speak in Chinese, and their English for English
+# pages. The Chinese stays the data; only what a page shows is translated.
+TERMS_EN: dict[str, str] = {
+    **{str(k): v for k, v in STATUS_EN.items()},
+    "能够完成": "on course to be met", "存在风险": "at risk", "难以完成": "unlikely to be met",
+    "万人": "10k persons", "人": "persons", "万人次": "10k person-times", "人次": "person-times",
+    "万元": "10k yuan", "亿元": "100m yuan", "元": "yuan", "场次": "events", "场": "events", "家": "organisations",
+    "个": "items", "%": "%",
+    "草稿": "Draft", "待审核": "Awaiting review", "已审核": "Approved", "已退回": "Returned", "未填报": "Not entered",
+    "已导入": "Imported", "未报送": "Not reported", "未到期": "Not due yet",
+    "已达到": "Achieved", "未达到": "Not achieved", "业务佐证": "Evidence from the business division",
+    "需业务处室提供佐证": "Evidence needed from the business division",
+    "该承诺无对应监测指标，需业务处室提供佐证材料": "No monitored indicator: the business division provides evidence",
+    "指标数据": "Indicator data", "规划期内": "Within the plan period", "每年": "Every year", "每两年": "Every two years",
+}
+ANNEX_TABLE = re.compile(r"^附件表(\d+)")
+BY_YEAR_END = re.compile(r"^(\d{4})年底前$")
+
+
+def term(text: object, lang: str) -> str:
+    """A domain word as an English page shows it; unknown words stay as they are."""
+    word = "" if text is None else str(text)
+    if lang != "en":
+        return word
+    if word in TERMS_EN:
+        return TERMS_EN[word]
+    if m := BY_YEAR_END.match(word):
+        return f"By the end of {m.group(1)}"
+    return ANNEX_TABLE.sub(r"Annex table \1", word)
+
+
+def indicator_name(ind: Any, lang: str) -> str:
+    """The indicator's English name on English pages where the plan gives one, else its Chinese name."""
+    return ind.name_en if lang == "en" and ind.name_en else ind.name

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from hrss.monitoring.completeness import local_today
 from hrss.monitoring.periods import month_label
-from hrss.plan.model import ATTRIBUTE_LABELS, TARGET_KIND_LABELS
 from hrss.web.deps import (
     AsOfParam,
     CacheDep,
@@ -26,6 +25,13 @@ from hrss.web.deps import (
     shared_view,
 )
 from hrss.web.i18n import measure_help
+from hrss.web.indicator_text import (
+    aggregation_text,
+    kind_label,
+    measure_text,
+    note_text,
+    target_qualifier,
+)
 from hrss.web.security import PageUser, Principal
 
 router = APIRouter(include_in_schema=False)
@@ -105,12 +111,21 @@ def indicator_page(code: str, request: Request, plan: PlanDep, cache: CacheDep, 
     snap = cache.snapshot(session, month)
     rows = snap.for_indicator(ind.code)
     ranked = sorted((e for e in rows if e.org_unit != plan.city_unit.name), key=lambda e: (e.rank or 999, e.org_unit))
+    city = next((e for e in rows if e.org_unit == plan.city_unit.name), None)
     return render(request, "indicator.html", lang, me, {
-        "as_of": month_label(month), "ind": ind, "city": next((e for e in rows if e.org_unit == plan.city_unit.name), None),
-        "units": ranked, "trend": snap.trend(plan, ind), "simulated": snap.simulated,
-        "help": measure_help(ind.kind.value, lang), "kind_label": TARGET_KIND_LABELS[ind.kind],
-        "attribute_label": ATTRIBUTE_LABELS[ind.attribute], "decomposition": plan.decomposition_for(ind.code),
+        "as_of": month_label(month), "ind": ind, "city": city,
+        "units": ranked, "trend": _rounded(snap.trend(plan, ind), ind.decimals), "simulated": snap.simulated,
+        "help": measure_help(ind.kind.value, lang), "kind_label": kind_label(ind, lang),
+        "decomposition": plan.decomposition_for(ind.code),
+        "target_qualifier": target_qualifier(ind, lang), "note": note_text(ind.note, lang),
+        "aggregation": aggregation_text(ind, plan.start_year, lang),
+        "measure": measure_text(city.progress_measure, lang) if city else "",
     })
+
+
+def _rounded(trend: list[dict[str, Any]], places: int) -> list[dict[str, Any]]:
+    """The trend's figures at the indicator's display precision, as the page shows them."""
+    return [{k: round(v, places) if isinstance(v, float) else v for k, v in point.items()} for point in trend]
 
 
 @router.get("/org-units/{name}", response_class=HTMLResponse)

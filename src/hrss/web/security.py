@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from hrss.audit.service import Origin, utcnow
-from hrss.auth.roles import can
+from hrss.auth.roles import ACTION_LABELS, Action, can, role_label
 from hrss.auth.service import (
     Lookup,
     load_session,
@@ -151,7 +151,12 @@ ApiUser = Annotated[Principal, Depends(api_user)]
 def require(principal: Principal, action: str, org_unit: str | None = None) -> None:
     """403 unless the user may do action (for org_unit)."""
     if not can(principal.user, action, org_unit):
-        raise HTTPException(403, detail={"message": "无权执行此操作", "message_en": "not allowed"})
+        role = principal.user.role
+        where, where_en = (f"（{org_unit}）", f" for {org_unit}") if org_unit else ("", "")
+        raise HTTPException(403, detail={
+            "message": f"无权执行此操作：{ACTION_LABELS[Action(action)]}{where}。当前账户角色为{role_label(role)}，如需此权限请联系市级管理员。",
+            "message_en": f"not allowed: {action}{where_en} (role {role})",
+        })
 
 
 def check_csrf(principal: Principal, submitted: str | None) -> None:

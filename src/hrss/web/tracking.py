@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from hrss.audit.service import local_time, record_from
 from hrss.auth.roles import Action, can
@@ -57,6 +58,7 @@ from hrss.web.deps import (
 from hrss.web.pages import render
 from hrss.web.security import ApiUser, PageUser, Principal, check_csrf, require
 from hrss.web.tracking_text import AREA_LABELS, KIND_LABELS_EN, STATUS_FILTERS, label, tt
+from hrss.web.views import EvaluationCache
 
 router = APIRouter()
 
@@ -127,11 +129,31 @@ def judgement_key(conclusion: str) -> str:
     return keys.get(conclusion, "in_progress")
 
 
-def ledger_rows(plan: Plan, snap: Any, notes: dict[str, CommitmentNote]) -> list[LedgerRow]:
-    """Every commitment judged as of the snapshot's month, from the values it already holds."""
-    data = collect(plan, snap.evaluator.values, kind="monthly", as_of=snap.as_of, thresholds=snap.evaluator.t,
-                   simulated=snap.simulated)
-    return [LedgerRow(e, judgement_key(e.conclusion), notes.get(e.commitment.id)) for e in ledger(data)]
+@dataclass(frozen=True)
+class JudgedLedger:
+    """Every commitment judged as of one month: the same for every user, kept per data version."""
+
+    as_of: int
+    entries: tuple[LedgerEntry, ...]
+    simulated: bool
+
+
+def judged_ledger(cache: EvaluationCache, session: Session, plan: Plan, month: int) -> JudgedLedger:
+    """The commitments judged as of month, from the month's snapshot: built once per data
+    version (an import, an approval or a stats compute moves it), not on every request."""
+
+    def build() -> JudgedLedger:
+        snap = cache.snapshot(session, month)
+        data = collect(plan, snap.evaluator.values, kind="monthly", as_of=snap.as_of, thresholds=snap.evaluator.t,
+                       simulated=snap.simulated)
+        return JudgedLedger(snap.as_of, tuple(ledger(data)), snap.simulated)
+
+    return cache.derived(session, ("ledger", month), build)
+
+
+def ledger_rows(judged: JudgedLedger, notes: dict[str, CommitmentNote]) -> list[LedgerRow]:
+    """The judged commitments with their evidence notes (read per request: a note is not data)."""
+    return [LedgerRow(e, judgement_key(e.conclusion), notes.get(e.commitment.id)) for e in judged.entries]
 
 
 @router.get("/ledger", response_class=HTMLResponse, include_in_schema=False)
@@ -142,14 +164,14 @@ def ledger_page(request: Request, plan: PlanDep, cache: CacheDep, session: Sessi
         raise bad_request(tt("bad_filter", "zh"), tt("bad_filter", "en"), 422)
     first, last = month_index(plan.start_year, 1), month_index(plan.end_year, 12)
     month = min(max(resolve_as_of(as_of, cache, session), first), last)  # judged within the plan period
-    snap = cache.snapshot(session, month)
-    rows = ledger_rows(plan, snap, notes_for(session, plan.id))
+    judged = judged_ledger(cache, session, plan, month)
+    rows = ledger_rows(judged, notes_for(session, plan.id))
     shown = [r for r in rows if r.matches(area, status)]
     return render(request, "ledger.html", lang, me, {
-        "tt": tt, "label": label, "rows": shown, "total": len(rows), "as_of": month_label(snap.as_of),
+        "tt": tt, "label": label, "rows": shown, "total": len(rows), "as_of": month_label(judged.as_of),
         "areas": AREA_LABELS, "statuses": STATUS_FILTERS, "area": area or "", "status": status or "",
         "comparators": COMPARATOR_LABELS, "note_statuses": NOTE_STATUSES, "note_max": NOTE_MAX,
-        "may_note": can(me.user, Action.REVIEW), "local_time": local_time, "simulated": snap.simulated,
+        "may_note": can(me.user, Action.REVIEW), "local_time": local_time, "simulated": judged.simulated,
     })
 
 
@@ -229,7 +251,7 @@ def reports_page(request: Request, plan: PlanDep, cache: CacheDep, session: Sess
 def reports_generate(request: Request, plan: PlanDep, lang: LangDep, me: PageUser, csrf_token: Text,
                      kind: Annotated[str, Form(max_length=20)], as_of: Annotated[str, Form(max_length=7)]) -> Response:
     check_csrf(me, csrf_token)
-    require(me, Action.EXPORT)
+    require(me, Action.GENERATE_REPORTS)
     settings = request.app.state.settings
     with request.app.state.sessions() as session:
         try:

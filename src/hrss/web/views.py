@@ -5,8 +5,9 @@ request reads from the store (`data_version`: one small query). An import or an
 approval changes the version in its own transaction, so it is visible on the very next
 request, in every worker process; there is no analytics table to rebuild and no
 in-process invalidation to miss. What is cached is data and sections shared by every
-signed-in user (evaluations, a rendered dashboard section, an encoded JSON body), never
-a page with a user's name, links or CSRF token in it.
+signed-in user (evaluations, a rendered dashboard section, an encoded JSON body, the
+commitments judged for 任务台账, the 数据会审 comparison), never a page with a user's
+name, links or CSRF token in it.
 """
 
 from __future__ import annotations
