@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from hrss.web.server import SERVER_OPTIONS
+from hrss.settings import Settings
+from hrss.web.server import SERVER_OPTIONS, server_options
 
 
 async def _loop_name(request: Request) -> PlainTextResponse:
@@ -70,3 +71,34 @@ def test_connections_on_a_socket_bound_by_uvicorn_get_tcp_nodelay() -> None:
         thread.join(timeout=10)
         sock.close()
     assert config.access_log is False
+
+
+async def _client_host(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(request.client.host if request.client else "")
+
+
+def _seen_address(trusted: str) -> str:
+    """The client address the app sees for a request from 127.0.0.1 claiming X-Forwarded-For: 203.0.113.9."""
+    app = Starlette(routes=[Route("/", _client_host)])
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, **server_options(Settings(trusted_proxies=trusted)))  # type: ignore[arg-type]
+    sock = config.bind_socket()
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        with socket.create_connection(sock.getsockname()[:2]) as client:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n")
+            return _response(client)[1].decode()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def test_forwarded_for_is_believed_only_from_configured_proxies() -> None:
+    # uvicorn's own default believes any proxy on 127.0.0.1: anyone local could write the audit log's address
+    assert _seen_address("") == "127.0.0.1"
+    assert _seen_address("10.0.0.5") == "127.0.0.1"  # a proxy elsewhere is not this connection
+    assert _seen_address("10.0.0.5, 127.0.0.1") == "203.0.113.9"

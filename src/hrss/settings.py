@@ -45,6 +45,12 @@ class Settings(BaseSettings):
         default=5 * 1024 * 1024,
         description="Largest accepted upload (Excel template), in bytes.",
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed, as a comma-"
+        "separated list of addresses or networks (e.g. 10.0.0.5,10.0.1.0/24). Empty: no proxy is trusted and "
+        "the audit log records the connecting address.",
+    )
     report_dir: Path = Field(
         default=DEFAULT_VAR_DIR / "reports",
         description="Where `hrss report` writes Word and Excel files unless --out is given.",

@@ -7,6 +7,8 @@
   Linux (uvicorn issue #3149, open for 0.54). `NoDelayHTTPProtocol` sets it itself.
 - No access log: request lines name people and org units (paths, query strings), and
   under load the log costs time. Errors still go to the log at level warning.
+- Forwarded headers are believed only from `HRSS_TRUSTED_PROXIES` (uvicorn's own default
+  believes any local address), so the audit log records who really connected.
 - httptools (C HTTP parser) and uvloop (libuv event loop), both dependencies of HRSS: what
   uvicorn picks when they are installed, named here so that a missing one fails at start
   instead of silently serving a third slower (h11 and asyncio's loop, docs/benchmarks.md).
@@ -42,12 +44,19 @@ SERVER_OPTIONS = {
 }
 
 
+def server_options(settings: Settings) -> dict[str, object]:
+    """SERVER_OPTIONS with the proxies settings trust (none unless configured)."""
+    trusted = ",".join(p.strip() for p in settings.trusted_proxies.split(",") if p.strip())
+    return {**SERVER_OPTIONS, "proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or ""}
+
+
 def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     """Run the platform; with workers > 1 each process builds its own app from the same
     HRSS_* environment (uvicorn imports the factory in every worker)."""
+    options = server_options(settings)
     if workers > 1:
-        uvicorn.run("hrss.web.app:create_app", factory=True, host=host, port=port, workers=workers, **SERVER_OPTIONS)  # type: ignore[arg-type]
+        uvicorn.run("hrss.web.app:create_app", factory=True, host=host, port=port, workers=workers, **options)  # type: ignore[arg-type]
     else:
         from hrss.web.app import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port, **SERVER_OPTIONS)  # type: ignore[arg-type]
+        uvicorn.run(create_app(settings), host=host, port=port, **options)  # type: ignore[arg-type]
