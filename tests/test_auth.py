@@ -32,9 +32,11 @@ from hrss.auth.service import (
     create_api_token,
     create_user,
     end_session,
+    list_api_tokens,
     load_session,
     password_change_required,
     password_expired,
+    reset_password,
     revoke_api_token,
     set_active,
     start_session,
@@ -340,6 +342,47 @@ def test_api_token_of_a_disabled_user_is_refused(engine: Engine, plan: Plan) -> 
         token = create_api_token(s, user, "script", now=T0)
         set_active(s, user, False, now=T0)
         assert user_for_api_token(s, token, T0) is None
+
+
+def test_a_token_follows_its_account(engine: Engine, plan: Plan) -> None:
+    """A reset, a disable and a role change each revoke the account's tokens; re-enabling
+    brings none back; a change that changes nothing revokes nothing."""
+    uid, _ = _create(engine, plan)
+    with transaction(engine) as s:
+        user = s.get_one(User, uid)
+        first, second = create_api_token(s, user, "a", now=T0), create_api_token(s, user, "b", now=T0)
+        reset_password(s, user, settings=SETTINGS, now=T0)
+        assert user_for_api_token(s, first, T0) is None and user_for_api_token(s, second, T0) is None
+        third = create_api_token(s, user, "c", now=T0)
+        set_active(s, user, False, now=T0)
+        set_active(s, user, True, now=T0)
+        assert user_for_api_token(s, third, T0) is None  # re-enabled: the old token stays dead
+        fourth = create_api_token(s, user, "d", now=T0)
+        change_role(s, user, role=user.role, org_unit=user.org_unit, plan=plan, now=T0)
+        assert user_for_api_token(s, fourth, T0) is not None  # nothing changed: nothing revoked
+        change_role(s, user, role="leader", org_unit=None, plan=plan, now=T0)
+        assert user_for_api_token(s, fourth, T0) is None
+        assert all(t.revoked for t in list_api_tokens(s, user))
+    revoked = [a for a in _actions(engine) if a == "token.revoked"]
+    assert len(revoked) == 3  # one event per account change, naming every token it revoked
+
+
+def test_token_cli(cli_env: str) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["user", "create", "--username", "fx01", "--role", "district_operator",
+                               "--org-unit", "丰县"]).exit_code == 0
+    made = runner.invoke(app, ["user", "token", "create", "fx01", "--name", "丰县业务系统"])
+    assert made.exit_code == 0, made.output
+    token = re.search(r"token, shown only now\): (\S+)", made.output).group(1)
+    listing = runner.invoke(app, ["user", "token", "list", "fx01"])
+    assert listing.exit_code == 0 and "丰县业务系统" in listing.output and "有效" in listing.output
+    assert token not in listing.output
+    token_id = re.search(r"│\s*(\d+)\s*│\s*丰县业务系统", listing.output).group(1)
+    assert runner.invoke(app, ["user", "token", "revoke", token_id]).exit_code == 0
+    again = runner.invoke(app, ["user", "token", "revoke", token_id])
+    assert again.exit_code == 1 and "没有这个有效令牌" in again.output
+    assert "已撤销" in runner.invoke(app, ["user", "token", "list", "fx01"]).output
+    assert runner.invoke(app, ["user", "token", "list", "nobody"]).exit_code == 1
 
 
 # --- users and org units -------------------------------------------------------------

@@ -121,3 +121,73 @@ def user_reset_password(
         password = reset_password(session, user, settings=c.settings, origin=cli_origin())
     out.print(f"已重置密码 (password reset): {user.username}", highlight=False)
     out.print(f"一次性密码，仅显示这一次 (one-time password, shown only now): {password}", highlight=False, soft_wrap=True)
+
+
+token_app = typer.Typer(help="API 令牌 (API tokens of an account).", no_args_is_help=True)
+user_app.add_typer(token_app, name="token")
+
+
+def _user_or_fail(session: Any, username: str) -> Any:
+    from hrss.auth.service import get_user
+
+    user = get_user(session, username)
+    if user is None:
+        _fail(f"没有这个用户 (no such user): {username}")
+    return user
+
+
+@token_app.command("create")
+def token_create(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="用户名 (user name)")],
+    name: Annotated[str, typer.Option("--name", help="令牌用途，如「丰县业务系统」 (what the token is for)")],
+) -> None:
+    """新建 API 令牌，仅显示一次 (a new API token, shown once)."""
+    from hrss.auth.service import AccountError, create_api_token
+    from hrss.db import transaction
+
+    c = _root(ctx)
+    c.ready()
+    with transaction(c.engine) as session:
+        user = _user_or_fail(session, username)
+        try:
+            token = create_api_token(session, user, name, origin=cli_origin())
+        except AccountError as exc:
+            _fail("；".join(exc.problems))
+    out.print(f"已为 {user.username} 新建令牌 (token created): {name}", highlight=False)
+    out.print(f"令牌，仅显示这一次 (token, shown only now): {token}", highlight=False, soft_wrap=True)
+
+
+@token_app.command("list")
+def token_list(ctx: typer.Context, username: Annotated[str, typer.Argument(help="用户名 (user name)")]) -> None:
+    """列出账户的令牌（不显示令牌本身） (the account's tokens, never the secret)."""
+    from hrss.audit.service import local_time
+    from hrss.auth.service import list_api_tokens
+    from hrss.db import transaction
+
+    c = _root(ctx)
+    c.ready()
+    with transaction(c.engine) as session:
+        user = _user_or_fail(session, username)
+        tokens = list_api_tokens(session, user)
+        table = Table("编号 id", "用途 name", "创建 created", "最近使用 last used", "状态 state")
+        for t in tokens:
+            table.add_row(str(t.id), t.name, local_time(t.created_at)[:16],
+                          local_time(t.last_used_at)[:16] if t.last_used_at else "—", "已撤销 revoked" if t.revoked else "有效 valid")
+    out.print(table)
+    out.print(f"共 {len(tokens)} 个令牌 (tokens)")
+
+
+@token_app.command("revoke")
+def token_revoke(ctx: typer.Context, token_id: Annotated[int, typer.Argument(help="令牌编号 (token id, from list)")]) -> None:
+    """撤销令牌 (revoke a token for good)."""
+    from hrss.auth.service import revoke_api_token
+    from hrss.db import transaction
+
+    c = _root(ctx)
+    c.ready()
+    with transaction(c.engine) as session:
+        done = revoke_api_token(session, token_id, origin=cli_origin())
+    if not done:
+        _fail(f"没有这个有效令牌 (no such live token): {token_id}")
+    out.print(f"已撤销令牌 (revoked): {token_id}")

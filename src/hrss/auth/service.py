@@ -19,7 +19,7 @@ from functools import lru_cache
 from hashlib import sha256
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Connection, bindparam, delete, select
+from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from hrss.audit.service import Origin, naive_utc, record_from
@@ -189,6 +189,8 @@ def change_role(
     session.flush()
     _audit(session, origin, "user.role_changed", user, naive_utc(now), before=before,
            after={"role": user.role, "org_unit": user.org_unit})
+    if before != {"role": user.role, "org_unit": user.org_unit}:
+        revoke_tokens_of(session, user, reason="role_changed", origin=origin, now=now)
 
 
 def set_active(session: Session, user: User, active: bool, *, origin: Origin | None = None,
@@ -201,6 +203,8 @@ def set_active(session: Session, user: User, active: bool, *, origin: Origin | N
     session.flush()
     _audit(session, origin, "user.activated" if active else "user.deactivated", user, naive_utc(now),
            before={"is_active": before}, after={"is_active": active})
+    if not active:  # re-enabling never brings an old token back
+        revoke_tokens_of(session, user, reason="deactivated", origin=origin, now=now)
 
 
 # --- passwords -------------------------------------------------------------------
@@ -254,6 +258,7 @@ def reset_password(session: Session, user: User, *, settings: Settings, origin: 
     user.failed_attempts, user.locked_until = 0, None
     session.flush()
     _audit(session, origin, "user.password_reset", user, at, after={"must_change_password": True})
+    revoke_tokens_of(session, user, reason="password_reset", origin=origin, now=at)
     return password
 
 
@@ -488,6 +493,21 @@ def revoke_api_token(session: Session, token_id: int, *, origin: Origin | None =
     record_from(session, origin, action="token.revoked", object_type="api_token", object_id=row.id,
                 before={"revoked": False}, after={"revoked": True}, now=naive_utc(now))
     return True
+
+
+def revoke_tokens_of(session: Session, user: User, *, reason: str, origin: Origin | None = None,
+                     now: datetime | None = None) -> int:
+    """Revoke every live API token of user (a reset, a disable, a role change: a token
+    follows its account); returns how many, audited as one event."""
+    live = select(ApiToken.id).where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False))
+    ids = list(session.execute(live).scalars())
+    if not ids:
+        return 0
+    session.execute(update(ApiToken).where(ApiToken.id.in_(ids)).values(revoked=True))
+    session.flush()
+    record_from(session, origin, action="token.revoked", object_type="user", object_id=user.id,
+                before={"revoked": False}, after={"revoked": True, "tokens": ids, "reason": reason}, now=naive_utc(now))
+    return len(ids)
 
 
 def _judge_token(row: ApiToken, user: User | None, at: datetime) -> tuple[bool, bool]:
