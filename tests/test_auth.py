@@ -42,7 +42,7 @@ from hrss.auth.service import (
     start_session,
     user_for_api_token,
 )
-from hrss.auth.tables import ApiToken, User, WebSession
+from hrss.auth.tables import ApiToken, PasswordHistory, User, WebSession
 from hrss.cli import app
 from hrss.db import transaction
 from hrss.plan.model import Plan
@@ -88,7 +88,7 @@ def _actions(engine: Engine) -> list[str]:
         ("Huaihai-2025-plan", []),
         ("huaihai2025plan", ["三类"]),  # lower + digits: 2 classes
         ("HUAIHAI-2025", []),  # upper, symbol, digits: 3 classes, exactly 12 characters
-        ("Hh-2025-abc", ["至少 12"]),  # 11 characters
+        ("Hh-2025-xyz", ["至少 12"]),  # 11 characters
         ("xz-ZHANGWEI-2025", ["用户名"]),  # contains the user name, whatever the case
         ("徐州人社Plan2025", []),  # 14 characters; a Chinese character counts as a symbol
         ("short", ["至少 12", "三类"]),
@@ -342,6 +342,37 @@ def test_api_token_of_a_disabled_user_is_refused(engine: Engine, plan: Plan) -> 
         token = create_api_token(s, user, "script", now=T0)
         set_active(s, user, False, now=T0)
         assert user_for_api_token(s, token, T0) is None
+
+
+def test_common_and_guessable_passwords_are_refused() -> None:
+    guessable = "密码过于常见"
+    for bad in ("Password1234", "P@ssw0rd2024", "Xuzhou@123456", "Qwer!234asdf", "Welcome2Xuzhou!", "Jiangsu2025!!"):
+        assert any(guessable in p for p in check_policy(bad, "zhang.wei", SETTINGS)), bad
+    # own letters beyond the listed words (plan, Huaihai) keep a password acceptable
+    assert check_policy(PASSWORD, "zhang.wei", SETTINGS) == []
+    assert check_policy("Xuzhou-2025-plan!", "zhang.wei", SETTINGS) == []
+    assert any("所属单位" in p for p in check_policy("丰县Huaihai-2025", "fx01", SETTINGS, org_unit="丰县"))
+    assert not any(guessable in p for _ in range(50) for p in check_policy(generate_password(), "x", SETTINGS))
+
+
+def test_the_last_five_passwords_cannot_be_taken_again(engine: Engine, plan: Plan) -> None:
+    uid, _ = _create(engine, plan)
+    chain = [PASSWORD] + [f"Huaihai-{n}-Road-{n}" for n in range(1, 6)]
+
+    def change(old: str, new: str) -> None:
+        with transaction(engine) as s:
+            change_password(s, s.get_one(User, uid), current_password=old, new_password=new, settings=SETTINGS, now=T0)
+
+    for old, new in zip(chain, chain[1:5], strict=False):  # PASSWORD → 1 → 2 → 3 → 4
+        change(old, new)
+    with pytest.raises(AccountError, match="最近 5 次"):
+        change(chain[4], PASSWORD)  # 4 is current, PASSWORD among the 4 before it: refused
+    with pytest.raises(AccountError, match="最近 5 次"):
+        change(chain[4], chain[2])
+    change(chain[4], chain[5])
+    change(chain[5], PASSWORD)  # now six back: allowed again
+    with transaction(engine) as s:
+        assert s.execute(select(func.count()).select_from(PasswordHistory)).scalar_one() == 4  # only the newest 4 kept
 
 
 def test_a_token_follows_its_account(engine: Engine, plan: Plan) -> None:

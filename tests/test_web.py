@@ -106,7 +106,7 @@ def test_indicator_page_states_target_baseline_and_method_in_words(client: TestC
     # English
     en = client.get("/indicators/I01", params={"as_of": "2023-06", "lang": "en"}).text
     assert "37.5 (five-year total, new definition)" in _part(en, 'class="facts"')
-    assert "<small>万人 · five-year total · expected</small>" in en
+    assert "<small>10k persons · five-year total · expected</small>" in en
     method = _part(en, "<h2>How it is measured</h2>")
     assert "Actual = sum of the periods since 2021-01 (running total)." in method
     assert "A cumulative flow is judged by time-elapsed progress and projection, not by a growth rate." in method

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import string
 from functools import cache
+from importlib import resources
 from typing import NamedTuple
 
 from argon2 import PasswordHasher
@@ -65,7 +66,7 @@ def _classes(password: str) -> int:
     return upper + lower + digit + symbol
 
 
-def check_policy(password: str, username: str, settings: Settings) -> list[str]:
+def check_policy(password: str, username: str, settings: Settings, org_unit: str | None = None) -> list[str]:
     """Every rule password breaks, as Chinese (English) messages; empty when acceptable."""
     problems = []
     minimum = settings.password_min_length
@@ -81,7 +82,36 @@ def check_policy(password: str, username: str, settings: Settings) -> list[str]:
     name = username.strip().casefold()
     if name and name in password.casefold():
         problems.append("密码不能包含用户名 (password must not contain the user name)")
+    if org_unit and org_unit in password:
+        problems.append("密码不能包含所属单位名称 (password must not contain the org unit's name)")
+    if guessable(password):
+        problems.append("密码过于常见、易被猜中（如常见单词、地名、键盘序列加数字或符号），请换一个 "
+                        "(password is too common or guessable: a common word, place or keyboard run with digits or symbols)")
     return problems
+
+
+LOOK_ALIKES = str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"})
+MIN_OWN_LETTERS = 4  # letters a password must keep once common words, digits and symbols are taken out
+
+
+@cache
+def _guessable_words() -> tuple[str, ...]:
+    """The shipped list, longest first (so that "password" goes before "pass")."""
+    text = (resources.files("hrss") / "data" / "guessable_passwords.txt").read_text(encoding="utf-8")
+    words = {line.strip().casefold() for line in text.splitlines() if line.strip() and not line.startswith("#")}
+    return tuple(sorted(words, key=len, reverse=True))
+
+
+def guessable(password: str) -> bool:
+    """Whether password is a common word, place or keyboard run dressed up with digits,
+    symbols and look-alikes: 'Password1234', 'P@ssw0rd2024' and 'Xuzhou@123456' are."""
+    read = password.casefold()
+    for letters in (read.translate(LOOK_ALIKES), read):  # "1" may be a digit or an l
+        for word in _guessable_words():
+            letters = letters.replace(word, " ")
+        if sum(c.isalpha() for c in letters) < MIN_OWN_LETTERS:
+            return True
+    return False
 
 
 def generate_password(length: int = 16) -> str:
@@ -89,8 +119,10 @@ def generate_password(length: int = 16) -> str:
     if length < len(_GEN_CLASSES):
         raise ValueError("length too small")
     rng = secrets.SystemRandom()
-    chars = [rng.choice(cls) for cls in _GEN_CLASSES]
     alphabet = "".join(_GEN_CLASSES)
-    chars += [rng.choice(alphabet) for _ in range(length - len(chars))]
-    rng.shuffle(chars)
-    return "".join(chars)
+    while True:
+        chars = [rng.choice(cls) for cls in _GEN_CLASSES]
+        chars += [rng.choice(alphabet) for _ in range(length - len(chars))]
+        rng.shuffle(chars)
+        if not guessable(found := "".join(chars)):
+            return found

@@ -31,7 +31,7 @@ from hrss.auth.passwords import (
     verify_password,
 )
 from hrss.auth.roles import ROLE_LABELS, SCOPED_ROLES, Role
-from hrss.auth.tables import ApiToken, User, WebSession
+from hrss.auth.tables import ApiToken, PasswordHistory, User, WebSession
 from hrss.db import Base
 from hrss.plan.model import Plan
 from hrss.settings import Settings
@@ -163,7 +163,7 @@ def create_user(
     one_time = None
     if password is None:
         one_time = password = generate_password(max(ONE_TIME_LENGTH, settings.password_min_length))
-    elif problems := check_policy(password, name, settings):
+    elif problems := check_policy(password, name, settings, org_unit=unit):
         raise AccountError(problems)
     user = User(
         username=name, display_name=shown, role=the_role.value, org_unit=unit,
@@ -236,9 +236,12 @@ def change_password(
     the policy and differ from it. Ends the user's other web sessions."""
     if not verify_password(user.password_hash, current_password).ok:
         raise AccountError(["当前密码不正确 (the current password is wrong)"])
-    problems = check_policy(new_password, user.username, settings)
+    problems = check_policy(new_password, user.username, settings, org_unit=user.org_unit)
     if verify_password(user.password_hash, new_password).ok:
         problems.append("新密码不能与当前密码相同 (the new password must differ from the current one)")
+    elif any(verify_password(old, new_password).ok for old in _previous_hashes(session, user)):
+        problems.append(f"新密码不能与最近 {HISTORY} 次用过的密码相同 "
+                        f"(the new password must differ from the last {HISTORY} ones)")
     if problems:
         raise AccountError(problems)
     at = naive_utc(now)
@@ -262,8 +265,22 @@ def reset_password(session: Session, user: User, *, settings: Settings, origin: 
     return password
 
 
+HISTORY = 5  # passwords a user may not take again (the current one and the 4 before it)
+
+
+def _previous_hashes(session: Session, user: User) -> list[str]:
+    """The hashes of the passwords before the current one, newest first (HISTORY − 1 of them)."""
+    q = select(PasswordHistory.password_hash).where(PasswordHistory.user_id == user.id)
+    return list(session.execute(q.order_by(PasswordHistory.id.desc()).limit(HISTORY - 1)).scalars())
+
+
 def _set_password(session: Session, user: User, password: str, at: datetime, *, must_change: bool,
                   keep_session: WebSession | None) -> None:
+    session.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash, replaced_at=at))
+    keep = select(PasswordHistory.id).where(PasswordHistory.user_id == user.id).order_by(PasswordHistory.id.desc()).limit(HISTORY - 1)
+    session.flush()
+    session.execute(delete(PasswordHistory).where(PasswordHistory.user_id == user.id,
+                                                  PasswordHistory.id.not_in(list(session.execute(keep).scalars()))))
     user.password_hash = hash_password(password)
     user.password_changed_at = at
     user.must_change_password = must_change

@@ -57,3 +57,14 @@ class ApiToken(Base):
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PasswordHistory(Base):
+    """Hashes of a user's earlier passwords (the newest HISTORY − 1 are kept), so that a
+    change cannot go back to one of them."""
+
+    __tablename__ = "password_history"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    replaced_at: Mapped[datetime]
