@@ -23,6 +23,7 @@ from hrss.web.deps import AsOfParam, CacheDep, LangDep, PlanDep, SessionDep, res
 from hrss.web.i18n import text_in
 from hrss.web.pages import render
 from hrss.web.security import ApiUser, PageUser, require
+from hrss.web.views import EvaluationCache
 
 router = APIRouter()
 
@@ -55,10 +56,16 @@ def rt(key: str, lang: str, **values: object) -> str:
     return text_in(RECONCILE_TEXT, key, lang, **values)
 
 
-def _rows(request: Request, plan: Plan, session: Session, as_of: int) -> list[Reconciliation]:
+def _rows(request: Request, plan: Plan, cache: EvaluationCache, session: Session, as_of: int) -> tuple[Reconciliation, ...]:
+    """The comparison as of a month, made once per data version (an import, an approval or a
+    stats compute moves it) and shared by the page and the API."""
     settings = request.app.state.settings
-    return reconcile(session, plan, load_definitions(plan), as_of,
-                     tolerance=settings.reconcile_tolerance, tolerance_pp=settings.reconcile_tolerance_pp)  # fmt: skip
+
+    def build() -> tuple[Reconciliation, ...]:
+        return tuple(reconcile(session, plan, load_definitions(plan), as_of,
+                               tolerance=settings.reconcile_tolerance, tolerance_pp=settings.reconcile_tolerance_pp))  # fmt: skip
+
+    return cache.derived(session, ("reconcile", as_of), build)
 
 
 @router.get("/reconcile", response_class=HTMLResponse, include_in_schema=False)
@@ -66,7 +73,7 @@ def reconcile_page(request: Request, plan: PlanDep, cache: CacheDep, session: Se
                    as_of: AsOfParam = None, flagged: FlaggedParam = False) -> Response:  # fmt: skip
     require(me, Action.VIEW)
     month = resolve_as_of(as_of, cache, session)
-    rows = _rows(request, plan, session, month)
+    rows = _rows(request, plan, cache, session, month)
     settings = request.app.state.settings
     return render(request, "reconcile.html", lang, me, {
         "rt": rt, "as_of": month_label(month), "rows": [r for r in rows if r.flagged or not flagged],
@@ -82,7 +89,7 @@ def reconcile_api(request: Request, plan: PlanDep, cache: CacheDep, session: Ses
                   as_of: AsOfParam = None, flagged: FlaggedParam = False) -> dict[str, Any]:  # fmt: skip
     require(me, Action.VIEW)
     month = resolve_as_of(as_of, cache, session)
-    rows = _rows(request, plan, session, month)
+    rows = _rows(request, plan, cache, session, month)
     settings = request.app.state.settings
     return {
         "as_of": month_label(month),
