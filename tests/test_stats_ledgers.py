@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from hrss.cli import app
+from hrss.ledgers.sample import SAMPLE_FILE
 from hrss.ledgers.schema import LEDGERS
 from hrss.ledgers.synth import generate
 from hrss.monitoring.periods import month_index
@@ -66,8 +67,8 @@ def test_every_derivable_indicator_for_every_unit_and_month(plan, full):
         assert city == (months - 2 if d.indicator in ("I15", "I17") else months), d.indicator
         have = sum(1 for k in got if k[0] == d.indicator and k[1] in units)
         if not d.is_rate or d.indicator in ("I02", "I09", "I11", "I18"):
-            # counts and stock rates: every reporting unit, every month (市直 has no register
-            # of its own in the generated data, so its stock rates may be missing)
+            # counts and stock rates: every reporting unit, every month (one unit may lack a
+            # rate's parts: 市直 has no events in the ledgers split like 附件表1)
             assert have >= (len(units) - 1) * months, (d.indicator, have)
         else:
             # flow rates: a unit-month without cases has no rate (about 10 cases a month at this scale)
@@ -111,6 +112,7 @@ def without_dirt(src: Path, dst: Path) -> None:
         rows = drop.get(path.stem, set())
         keep = pa.array([i not in rows for i in range(table.num_rows)])
         pq.write_table(pc.filter(table, keep) if rows else table, dst / path.name)
+    shutil.copy(src / SAMPLE_FILE, dst / SAMPLE_FILE)  # the same sample of the city
 
 
 def test_dirt_never_reaches_a_value(plan, small: Path, full, tmp_path: Path):
@@ -210,7 +212,7 @@ def test_a_new_month_checks_only_the_id_numbers_it_uses(plan, small: Path, full,
 
 
 def test_a_narrow_run_gives_the_same_as_a_wide_one(plan, small: Path, full, monkeypatch: pytest.MonkeyPatch):
-    # small: ~180k event rows against a register of 20k, so the whole period runs wide; made
+    # small: ~240k event rows against a register of 40k, so the whole period runs wide; made
     # narrow, it reads every ledger first and checks only the ID numbers the rows use
     monkeypatch.setattr(compute_module, "NARROW_BELOW", 1000.0)
     engine = DuckDBEngine(threads=2)
@@ -251,6 +253,7 @@ def test_cli_compute_evaluate_reconcile_report(cli_env: str, small: Path, tmp_pa
     assert done.exit_code == 0, done.output
     assert "已计算 (computed) 20 项指标 2021-01..2025-12" in done.output
     assert "employment_registrations" in done.output
+    assert "样本推算" in done.output  # the synthetic ledgers are a sample: counts scaled up by their fractions
     # evaluation on the computed values (the reported ones stay the default)
     ev = runner.invoke(app, ["evaluate", "--as-of", "2025-12", "--source", "computed", "--format", "json"])
     assert ev.exit_code == 0, ev.output
@@ -270,7 +273,10 @@ def test_cli_compute_evaluate_reconcile_report(cli_env: str, small: Path, tmp_pa
     assert i09["basis"] == "12月末" and i09["difference"] == pytest.approx(i09["reported"] - i09["computed"])
     assert i09["flagged"] == (abs(i09["difference"]) > 1.0)
     i01 = next(r for r in recon if r["indicator"] == "I01" and r["org_unit"] == "徐州市")
-    assert i01["flagged"]  # the small sample is far below the full-size simulated reports
+    assert not i01["flagged"]  # the sample, scaled up, agrees with the simulated reports of the same city
+    assert abs(i01["relative"]) < 0.01
+    table = runner.invoke(app, ["stats", "reconcile", "--as-of", "2025-12"])
+    assert table.exit_code == 0 and "样本推算" in table.output
     # the monthly briefing carries the reconciliation
     out = tmp_path / "reports"
     rep = runner.invoke(app, ["report", "--kind", "monthly", "--as-of", "2025-12", "--out", str(out)])

@@ -1,5 +1,6 @@
-"""Synthetic real-name ledgers: files, valid identifiers, dirt manifest, shares, order,
-the sizes behind the plan's rates, determinism."""
+"""Synthetic real-name ledgers: files, valid identifiers, dirt manifest, a sample of the
+demo's city (its figures × the sampling fractions), order, the sizes behind the rates,
+determinism."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from hrss.ledgers.identifiers import check_credit_code, check_resident_id
+from hrss.ledgers.sample import read_fractions
 from hrss.ledgers.schema import DIRT_KINDS, LEDGERS, REFERENCE_LEDGER
 from hrss.ledgers.synth import generate
-from hrss.ledgers.synth_params import COVERS, Cover
+from hrss.ledgers.synth_city import CityFigures, city_figures
+from hrss.ledgers.synth_params import SCALES
 from hrss.plan.model import Plan
 
 EVENT_LEDGERS = [n for n, spec in LEDGERS.items() if spec.kind == "event"]
@@ -22,6 +25,12 @@ DATED = [n for n, spec in LEDGERS.items() if spec.date_column]  # events and spe
 FILES = [*LEDGERS, REFERENCE_LEDGER.name, "_dirt"]
 PERIOD = (date(2021, 1, 1), date(2025, 12, 31))
 SPELL_PERIOD = (date(1990, 1, 1), date(2025, 12, 31))
+FRACTIONS = SCALES["small"].fractions()
+
+
+@pytest.fixture(scope="module")
+def city(plan: Plan) -> CityFigures:
+    return city_figures(plan)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +59,8 @@ def test_every_ledger_is_written_and_duckdb_reads_it(dirty: Path) -> None:
         (n,) = con.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()
         assert n > 0, name
     (persons,) = con.execute(f"SELECT count(*) FROM read_parquet('{dirty}/persons.parquet')").fetchone()
-    assert 19_000 < persons < 21_000
+    assert 39_000 < persons < 41_000
+    assert read_fractions(dirty) == FRACTIONS
 
 
 def test_clean_identifiers_all_valid(clean: Path) -> None:
@@ -101,33 +111,60 @@ def test_every_dirt_class_appears_and_is_real(dirty: Path) -> None:
             low, high = SPELL_PERIOD if column == "start_date" else PERIOD
             assert column == LEDGERS[m["ledger"]].date_column, m
             assert not low <= row[column] <= high, m
-    # every real-name ledger but the 48 postdocs is sure to get some
+    # beside the clean row it garbles (the record stays): the same but for the key and the column
+    for m in manifest:
+        if m["ledger"] in DATED and m["kind"] not in ("duplicate", "orphan"):
+            rows, key = tables[m["ledger"]], LEDGERS[m["ledger"]].key
+            twin, row = rows[m["row_index"] - 1], rows[m["row_index"]]
+            assert {c for c in row if row[c] != twin[c]} <= {key, m["column"]}, m
+    # every real-name ledger but the few hundred postdocs is sure to get some
     assert set(DATED) - {"postdocs"} <= {m["ledger"] for m in manifest} <= set(LEDGERS)
     # roughly the default 2% rate
     total = sum(len(r) for r in tables.values())
     assert 0.01 < len(manifest) / total < 0.03
 
 
-def test_event_shares_follow_the_annex(clean: Path) -> None:
-    con = duckdb.connect()
+def _yearly(con: duckdb.DuckDBPyConnection, ledger: str, where: str = "TRUE") -> dict[tuple[str, int], int]:
+    return {(u, y): n for u, y, n in con.execute(
+        f"SELECT org_unit, year(event_date), count(*) FROM {ledger} WHERE {where} GROUP BY 1, 2"
+    ).fetchall()}  # fmt: skip
 
-    def share(ledger: str, unit: str, where: str = "TRUE") -> float:
-        sql = (f"SELECT avg(CASE WHEN org_unit = ? THEN 1.0 ELSE 0.0 END) "
-               f"FROM read_parquet('{clean}/{ledger}.parquet') WHERE {where}")  # fmt: skip
-        return con.execute(sql, [unit]).fetchone()[0]
 
-    # 附件表1: 丰县 11500 of 375000 people = 3.07%
-    assert share("employment_registrations", "320321", "kind = 'employment'") == pytest.approx(11500 / 375000, abs=0.01)
-    # 附件表2: 丰县 1.6 of 11 万人 = 14.5%
-    assert share("rural_transfers", "320321") == pytest.approx(1.6 / 11, abs=0.01)
-    # 附件表4: 邳州市 13000 of 120000 = 10.8%
-    assert share("entrepreneurship", "320382") == pytest.approx(13000 / 120000, abs=0.01)
-    # 附件表9: 经开区 29000 of 250000 = 11.6%
-    assert share("graduates_attracted", "XZ-JKQ") == pytest.approx(29000 / 250000, abs=0.01)
-    # 主城区 (251500 of 375000) is split equally among its 6 members: 鼓楼区 gets 251500/6
-    assert share("employment_registrations", "320302", "kind = 'employment'") == pytest.approx(
-        251500 / 6 / 375000, abs=0.01
-    )
+def test_events_are_the_city_figures_sampled(clean: Path, city: CityFigures, plan: Plan) -> None:
+    """Each unit's events of a year are its figures × the ledger's fraction, to one record
+    (the running totals are rounded, never the months one by one)."""
+    con = _sql(clean)
+    checks = [("I01", "employment_registrations", "kind = 'employment'"), ("I03", "rural_transfers", "TRUE"),
+              ("I04", "entrepreneurship", "TRUE"), ("I10", "graduates_attracted", "TRUE")]  # fmt: skip
+    for indicator, ledger, where in checks:
+        got = _yearly(con, ledger, where)
+        for code, series in city.flows(indicator).items():
+            for y in plan.years:
+                want = sum(series[(y - 2021) * 12 : (y - 2020) * 12]) * FRACTIONS[ledger]
+                assert abs(got.get((code, y), 0) - want) <= 1, (indicator, code, y, got.get((code, y)), want)
+    # loans (A05): each unit-month's amounts add up to its figure × the fraction, to 0.1 万元
+    loans = dict(((u, y), v) for u, y, v in con.execute(
+        "SELECT org_unit, year(event_date), sum(loan_wan_yuan) FROM entrepreneurship GROUP BY 1, 2").fetchall())  # fmt: skip
+    for code, series in city.flows("A05").items():
+        want = sum(series[48:]) * FRACTIONS["entrepreneurship"]
+        assert loans[(code, 2025)] == pytest.approx(want, abs=1.0), code
+    # city-only figures are split among the units: the city's month is exact to one record
+    (subsidised,) = con.execute("SELECT count(*) FROM training WHERE subsidised AND event_date < DATE '2025-07-01'").fetchone()
+    assert subsidised == pytest.approx(sum(city.city_series("I05")[:54]) * FRACTIONS["training"], abs=1)
+    # a planted discrepancy (demo.DISCREPANCIES): 铜山区's March 2025 employment is not in the ledger
+    (march,) = con.execute("SELECT count(*) FROM employment_registrations WHERE org_unit = '320312' AND kind = 'employment' "
+                           "AND event_date BETWEEN DATE '2025-03-01' AND DATE '2025-03-31'").fetchone()  # fmt: skip
+    assert march == 0
+
+
+def test_persons_counted_once_are_never_drawn_twice(clean: Path) -> None:
+    con = _sql(clean)
+    for ledger, where, per_year in (("employment_registrations", "kind = 'employment'", True), ("entrepreneurship", "TRUE", True),
+                                    ("graduates_attracted", "TRUE", False), ("postdocs", "TRUE", False),
+                                    ("certificates", "level IN ('高级工', '技师', '高级技师')", False)):  # fmt: skip
+        group = "id_number, year(event_date)" if per_year else "id_number"
+        (twice,) = con.execute(f"SELECT count(*) FROM (SELECT {group} FROM {ledger} WHERE {where} GROUP BY ALL HAVING count(*) > 1)").fetchone()
+        assert twice == 0, ledger
 
 
 def test_seasonality(clean: Path) -> None:
@@ -166,7 +203,7 @@ def test_chunked_writing_gives_the_same_counts(clean: Path, tmp_path: Path) -> N
     # Surnames are allocated per chunk, so rows differ with the chunk size; the counts do not.
     counts = generate(tmp_path / "chunked", "small", seed=7, dirt_rate=0.0, chunk_rows=3_000)
     assert pq.ParquetFile(tmp_path / "chunked" / "persons.parquet").metadata.num_row_groups > 1
-    assert counts["persons"] == 20_000
+    assert counts["persons"] == 40_000
     for name in EVENT_LEDGERS:
         assert counts[name] == pq.ParquetFile(clean / f"{name}.parquet").metadata.num_rows
 
@@ -239,19 +276,25 @@ def _active(con: duckdb.DuckDBPyConnection, day: str, where: str) -> int:
     ).fetchone()[0]
 
 
-def test_insurance_shares_follow_the_plan(clean: Path) -> None:
+def test_insurance_follows_the_city(clean: Path, city: CityFigures) -> None:
     con = _sql(clean)
     (people,) = con.execute("SELECT count(*) FROM persons").fetchone()
     targets = {"pension": (0.397, 0.417), "unemployment": (0.094, 0.111), "work_injury": (0.113, 0.130)}
-    for insurance, (start, end) in targets.items():
+    for insurance, (start, end) in targets.items():  # 表2 I06–I08 of ~900万 residents
         for day, share in (("2020-12-31", start), ("2025-12-31", end)):
             assert _active(con, day, f"insurance = '{insurance}'") / people == pytest.approx(share, abs=0.01)
-    for day, share in (("2020-12-31", 0.835), ("2025-12-31", 0.91)):  # I09
+    # each unit's enrolees at a month's end are its figure × the register's fraction
+    f = FRACTIONS["insurance_enrollments"]
+    for indicator, insurance in (("I06", "pension"), ("I07", "unemployment"), ("I08", "work_injury")):
+        for code, series in city.stocks(indicator).items():
+            for day, i in (("2023-06-30", 29), ("2025-12-31", 59)):
+                assert _active(con, day, f"insurance = '{insurance}' AND org_unit = '{code}'") == round(series[i] * f), (code, day)
+    for day, i in (("2021-01-31", 0), ("2025-12-31", 59)):  # I09, the city's paying share
         paying = _active(con, day, "insurance = 'pension' AND status = 'paying'")
-        assert paying / _active(con, day, "insurance = 'pension'") == pytest.approx(share, abs=0.015)
+        assert paying / _active(con, day, "insurance = 'pension'") * 100 == pytest.approx(city.city_series("I09")[i], abs=0.05)
 
 
-def test_rates_follow_the_plan(clean: Path) -> None:
+def test_rates_follow_the_city(clean: Path, city: CityFigures) -> None:
     con = _sql(clean)
 
     def one(sql: str) -> float:
@@ -260,23 +303,26 @@ def test_rates_follow_the_plan(clean: Path) -> None:
     def ref(column: str, year: int) -> int:
         return one(f"SELECT sum({column}) FROM reference WHERE year = {year}")
 
-    for year in range(2021, 2026):  # I02 城镇登记失业率 at each year end
+    employment, certificates, register = (FRACTIONS[n] for n in ("employment_registrations", "certificates", "persons"))
+    for year in range(2021, 2026):  # I02 城镇登记失业率 at each year end, the city's December figure
         stock = one(
             "SELECT count(*) FROM employment_registrations WHERE kind = 'unemployment' "
             f"AND event_date <= DATE '{year}-12-31' AND (end_date IS NULL OR end_date > DATE '{year}-12-31')"
         )
-        assert 0.018 <= stock / ref("urban_labour_force", year) <= 0.025, year
-    for day, per_10k in (("2020-12-31", 689), ("2025-12-31", 800)):  # I11 高技能人才
+        rate = stock / employment / ref("urban_labour_force", year) * 100
+        assert rate == pytest.approx(city.city_series("I02")[(year - 2021) * 12 + 11], abs=0.01), year
+    for day, i in (("2020-12-31", None), ("2023-06-30", 29), ("2025-12-31", 59)):  # I11 高技能人才
         new = one(
             "SELECT count(DISTINCT id_number) FROM certificates WHERE cert_type = 'skill' "
             f"AND level IN ('高级工', '技师', '高级技师') AND event_date <= DATE '{day}'"
         )
-        value = (ref("high_skill_2020", 2025) + new) / ref("labour_force", 2025) * 10_000
-        assert value == pytest.approx(per_10k, abs=6), day
-    for day, coverage in (("2023-12-31", 0.56), ("2025-12-31", 0.72)):  # I18 电子社保卡覆盖率
+        value = (ref("high_skill_2020", 2025) + new / certificates) / ref("labour_force", 2025) * 10_000
+        want = 689 if i is None else max(city.city_series("I11")[: i + 1])  # the path's running highest
+        assert value == pytest.approx(want, abs=0.3), day
+    for day, i in (("2023-12-31", 35), ("2025-12-31", 59)):  # I18 电子社保卡覆盖率
         applied = one(f"SELECT count(DISTINCT id_number) FROM ecard_applications WHERE event_date <= DATE '{day}'")
-        value = (ref("ecard_holders_2020", 2025) + applied) / ref("resident_population", 2025)
-        assert value == pytest.approx(coverage, abs=0.01), day
+        value = (ref("ecard_holders_2020", 2025) + applied / register) / ref("resident_population", 2025) * 100
+        assert value == pytest.approx(max(city.city_series("I18")[: i + 1]), abs=0.05), day
     on_time = "avg(CASE WHEN closed_date <= due_date THEN 1.0 ELSE 0.0 END)"
     due = "due_date <= DATE '2025-12-31'"
     assert one(f"SELECT {on_time} FROM cases WHERE kind = 'inspection' AND {due}") == pytest.approx(0.985, abs=0.012)
@@ -285,13 +331,16 @@ def test_rates_follow_the_plan(clean: Path) -> None:
                   "WHERE kind = 'mediation' AND closed_date IS NOT NULL")  # fmt: skip
     assert success == pytest.approx(0.72, abs=0.05)
     good = one("SELECT avg(CASE WHEN rating IN ('非常满意', '满意') THEN 1.0 ELSE 0.0 END) FROM service_ratings")
-    assert 0.955 <= good <= 0.975  # I19
+    parts = city.parts["I19"]
+    assert good == pytest.approx(sum(p[0] for p in parts if p) / sum(p[1] for p in parts if p), abs=0.002)  # I19
 
 
-def test_event_volumes(clean: Path) -> None:
+def test_event_volumes(clean: Path, city: CityFigures) -> None:
     con = _sql(clean)
     rows = dict(con.execute("SELECT cert_type, count(*) FROM certificates GROUP BY 1").fetchall())
-    assert rows == {"skill": pytest.approx(300_000 * 0.08, rel=0.01), "professional": pytest.approx(77_000 * 0.08, rel=0.01)}
+    f = FRACTIONS["certificates"]
+    assert rows == {"skill": pytest.approx(sum(city.city_series("I12")) * f, abs=1),
+                    "professional": pytest.approx(sum(city.city_series("I13")) * f, abs=1)}  # fmt: skip
     (high,) = con.execute(
         "SELECT avg(CASE WHEN level IN ('高级工', '技师', '高级技师') THEN 1.0 ELSE 0.0 END) FROM certificates "
         "WHERE cert_type = 'skill'"
@@ -299,19 +348,19 @@ def test_event_volumes(clean: Path) -> None:
     assert high == pytest.approx(0.25, abs=0.01)
     levels = dict(con.execute("SELECT cert_type, list(DISTINCT level ORDER BY level) FROM certificates GROUP BY 1").fetchall())
     assert set(levels["professional"]) == {"初级", "中级", "高级"}
-    # postdocs: 600 × 0.08 = 48, mostly in 主城区, the development zones and 市直
+    # postdocs: every one of the city's (fraction 1), mostly in 主城区, the development zones and 市直
     n, central = con.execute(
         "SELECT count(*), count(*) FILTER (org_unit IN ('320302', '320303', '320311', 'XZ-JKQ', 'XZ-GXQ', "
         "'XZ-GWQ', 'XZ-SZ')) FROM postdocs"
     ).fetchone()
-    assert n >= 30 and central / n > 0.6
+    assert n == pytest.approx(sum(city.city_series("I14")), abs=1) and central / n > 0.6
     assert con.execute("SELECT count(*) FROM postdocs WHERE station NOT LIKE '%博士后%'").fetchone()[0] == 0
     # one e-card application per person
     assert con.execute("SELECT count(*) = count(DISTINCT id_number) FROM ecard_applications").fetchone()[0]
     cases = dict(con.execute("SELECT kind, count(*) FROM cases GROUP BY 1").fetchall())
     assert set(cases) == {"inspection", "mediation", "arbitration"} and min(cases.values()) >= 300
     (ratings,) = con.execute("SELECT count(*) FROM service_ratings").fetchone()
-    assert ratings == pytest.approx(375_000 * 0.08, rel=0.01)
+    assert ratings == pytest.approx(sum(p[1] for p in city.parts["I19"] if p) * FRACTIONS["service_ratings"], abs=1)
 
 
 def test_cases_dates_and_outcomes(clean: Path) -> None:
@@ -338,15 +387,11 @@ def test_reference_covers_every_unit_and_year(clean: Path, plan: Plan) -> None:
         "UNION SELECT DISTINCT residence_unit FROM persons"
     ).fetchall()}  # fmt: skip
     assert used <= leaves
+    # whole-city figures: the register's residents scaled up by its fraction
     per_unit = dict(con.execute("SELECT residence_unit, count(*) FROM persons GROUP BY 1").fetchall())
     for unit, population, ecards in con.execute(
         "SELECT org_unit, resident_population, ecard_holders_2020 FROM reference WHERE year = 2023"
     ).fetchall():
-        assert population == per_unit.get(unit, 0)
-        assert ecards == round(population * 0.2)
-
-
-def test_insurance_parameters_must_reach_their_targets() -> None:
-    assert 0 <= COVERS[0].resume() <= 1
-    with pytest.raises(ValueError, match="paying target"):
-        Cover("pension", (0.40, 0.42), (0.50, 0.99), leave=0.03, suspend=0.03).resume()
+        assert population == round(per_unit.get(unit, 0) / FRACTIONS["persons"])
+        assert ecards == round(population * 0.17)
+    assert 8_900_000 < con.execute("SELECT sum(resident_population) FROM reference WHERE year = 2025").fetchone()[0] < 9_100_000

@@ -20,6 +20,7 @@ from hrss.plan.model import Plan
 from hrss.plan.store import prepare_store
 from hrss.settings import Settings
 from hrss.stats.compute import COMPUTED
+from hrss.stats.service import SAMPLED
 from hrss.web.app import create_app
 from web_helpers import PASSWORD
 
@@ -93,6 +94,7 @@ def test_reconcile_page_and_api(client) -> None:
     assert re.search(r'<tr class="green" data-indicator="I01" data-unit="丰县"', page.text)
     english = c.get("/reconcile", params={"as_of": "2024-03", "lang": "en"}, headers={"Cookie": headers["Cookie"]})
     assert "Reconciliation" in english.text and "Flagged" in english.text
+    assert 'id="sampled"' not in page.text  # computed from full ledgers: no 样本推算 note
 
 
 def test_reconcile_without_computed_values_says_what_to_run(db_url: str) -> None:
@@ -103,3 +105,40 @@ def test_reconcile_without_computed_values_says_what_to_run(db_url: str) -> None
         bad = c.get("/reconcile", params={"as_of": "2024-13"}, headers=cookie)
     assert page.status_code == 200 and 'id="no-computed"' in page.text and "hrss stats compute --as-of 2024-03" in page.text
     assert bad.status_code in (400, 422)
+
+
+def test_reconcile_compares_only_units_that_answer_for_the_indicator(db_url: str) -> None:
+    """Computed values exist for every unit (the ledgers cover them all), but a district has
+    nothing to compare for an indicator only the city reports (I05), nor 市直 where it has no
+    target (I01; it has one for I06, as a member of 市区(含贾汪))."""
+
+    def add_computed(s: Session, plan: Plan) -> None:
+        months = [month(2024, 3)]
+        computed = [NewValue(code, unit, p, 1.0, None, None, 0) for p in months
+                    for code in ("I01", "I05", "I06") for unit in ("徐州市", "丰县", "市直")]  # fmt: skip
+        store_values(s, plan, computed, source=COMPUTED, source_name=f"实名制自动统计 (test, {SAMPLED})")
+
+    settings, headers = demo_store(db_url, add_computed)
+    with TestClient(create_app(settings)) as c:
+        data = c.get("/api/v1/reconcile", params={"as_of": "2024-03"}, headers={"Authorization": headers["Authorization"]}).json()
+        page = c.get("/reconcile", params={"as_of": "2024-03"}, headers={"Cookie": headers["Cookie"]}).text
+        english = c.get("/reconcile", params={"as_of": "2024-03", "lang": "en"}, headers={"Cookie": headers["Cookie"]}).text
+    pairs = {(r["indicator"], r["org_unit"]) for r in data["rows"]}
+    assert ("I05", "徐州市") in pairs and not {p for p in pairs if p[0] == "I05" and p[1] != "徐州市"}
+    assert {("I01", "徐州市"), ("I01", "丰县"), ("I06", "丰县"), ("I06", "市直")} <= pairs
+    assert ("I01", "市直") not in pairs
+    cities_only = {"I02", "I05", "I09", "I11", "I12", "I13", "I14", "I15", "I16", "I17", "I18", "I19"}
+    assert not {p for p in pairs if p[0] in cities_only and p[1] != "徐州市"}
+    assert not {p for p in pairs if p[1] == "市直" and p[0] not in ("I06", "I07", "I08")}
+    # the latest computed values came from a sample of the ledgers: the page says how they were estimated
+    assert 'id="sampled"' in page and "样本推算" in page and "estimates from a sample" in english
+
+
+def test_reconcile_table_names_the_area_column(client) -> None:
+    """The org-unit column is 地区 (Area): 单位 would read as the unit of measure."""
+    c, headers, _ = client
+    for lang, area in (("zh", "地区"), ("en", "Area")):
+        page = c.get("/reconcile", params={"as_of": "2024-03", "lang": lang}, headers={"Cookie": headers["Cookie"]}).text
+        head = re.search(r'<table class="grid" id="reconcile">\s*<thead>(.*?)</thead>', page, re.S)
+        assert head and f"<th>{area}</th>" in head.group(1), lang
+        assert "<th>单位</th>" not in head.group(1) and "<th>Org unit</th>" not in head.group(1)

@@ -22,7 +22,7 @@ class ScaleName(StrEnum):
 
 @synth_app.command("synth")
 def synth(
-    scale: Annotated[ScaleName, typer.Option(help="small (~20k persons), city (10M), province.")] = ScaleName.small,
+    scale: Annotated[ScaleName, typer.Option(help="small (40k persons), city (10M), province.")] = ScaleName.small,
     out: Annotated[Path | None, typer.Option(help="Output folder; default: HRSS_LEDGER_DIR.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same files.")] = 0,
     dirt_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of rows made dirty on purpose.")] = 0.02,

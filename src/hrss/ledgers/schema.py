@@ -284,7 +284,7 @@ REFERENCE_LEDGER = Ledger(
         Column("year", "INTEGER", "年度 (year, 2021–2025)"),
         Column(
             "resident_population", "BIGINT",
-            "常住人口 (resident population; in synthetic data the persons residing in the unit)",
+            "常住人口 (resident population; in synthetic data the register's residents of the unit ÷ its sampling fraction)",
         ),
         Column("labour_force", "BIGINT", "劳动力人数 (labour force)"),
         Column(

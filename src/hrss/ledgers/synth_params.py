@@ -50,39 +50,28 @@ INDUSTRY_WORDS = {"制造业": "机械制造", "批发和零售业": "商贸", "
 SIZES = (("大型", 0.01), ("中型", 0.06), ("小型", 0.28), ("微型", 0.65))
 FIRM_WORDS = "恒泰华盛鑫源宏达汇通金鼎瑞丰新锐佳禾荣昌永安彭城淮海汉韵云龙"
 
-# Monthly profiles (January first): hiring peaks March–April, graduates June–September.
-SEASONS: dict[str, tuple[float, ...]] = {
-    "employment": (0.6, 0.8, 1.6, 1.5, 1.1, 1.0, 1.0, 0.9, 1.0, 0.9, 0.9, 0.7),
-    "rural": (0.7, 1.4, 1.6, 1.2, 1.0, 0.9, 0.8, 0.8, 0.9, 0.9, 0.9, 0.9),
-    "entrepreneurship": (0.7, 0.8, 1.1, 1.1, 1.1, 1.0, 1.0, 1.0, 1.0, 1.0, 1.1, 1.1),
-    "training": (0.5, 0.6, 1.1, 1.2, 1.2, 1.1, 1.1, 1.1, 1.1, 1.1, 1.0, 0.9),
-    "graduates": (0.4, 0.4, 0.5, 0.5, 0.8, 2.0, 2.3, 2.0, 1.5, 0.6, 0.5, 0.5),
-    "cases": (1.3, 1.2, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 1.0, 1.1, 1.3),  # wage arrears before 春节
-    "flat": (1.0,) * 12,
-}
 PERIOD_START, PERIOD_END = date(2021, 1, 1), date(2025, 12, 31)
 YEAR_ENDS = {year: date(year, 12, 31) for year in range(2021, 2026)}
 BIRTH_FIRST, BIRTH_LAST = date(1950, 1, 1), date(2005, 12, 31)
-EMPLOYMENT_TOTAL = 375_000  # 附件表1 over 2021–2025: other ledgers split "like 附件表1" scale to it
 
 UNEMPLOYMENT_RATIO = 0.25  # unemployment registrations per employment registration
 UNEMPLOYMENT_ENDED = 0.85  # unemployment registrations ended 1–12 months on (skewed short)
-TRAINING_RATIO = 0.6  # training attendances per employment registration (shares of 附件表1)
-SUBSIDISED_SHARE = 0.8
+SUBSIDISED_SHARE = 0.8  # of training attendances: the rest are not subsidised (not counted by I05)
 LOAN_SHARE = 0.7  # entrepreneurs who draw a guaranteed loan
 OUT_OF_RANGE_DATES = (date(2030, 1, 1), date(2099, 12, 31), date(1970, 1, 1))
 
-# Certificates (表2 I12, I13: 30万 and 7.7万 over five years), split and timed like training.
-CERTIFICATES = {"skill": 300_000, "professional": 77_000}
+# Certificate levels. Skill certificates at 高级工 or above (HIGH_SKILL_SHARE of them) go to
+# persons not counted before, timed so that I11 follows the city's path.
 LEVELS = {
     "skill": (("初级工", 0.40), ("中级工", 0.35), ("高级工", 0.17), ("技师", 0.06), ("高级技师", 0.02)),
     "professional": (("初级", 0.50), ("中级", 0.38), ("高级", 0.12)),
 }
-HIGH_SKILL = frozenset(("高级工", "技师", "高级技师"))  # 25% of skill certificates
+HIGH_SKILL = frozenset(("高级工", "技师", "高级技师"))
+HIGH_SKILL_SHARE = 0.25
 
-# Postdocs (I14: 600 over five years; at least MIN_POSTDOCS rows at any scale). Stations
-# (设站单位, illustrative) with their org unit and share: mostly 主城区, the zones and 市直.
-POSTDOCS, MIN_POSTDOCS = 600, 30
+# Postdoc stations (设站单位, illustrative) with their org unit and share of the intake (I14):
+# mostly 主城区, the zones and 市直. Postdocs are postgraduates born in SCHOLARS_BORN.
+SCHOLARS_BORN = ("1960", "1996")
 POSTDOC_STATIONS = (
     ("徐州工程机械集团博士后科研工作站", "XZ-JKQ", 0.25),
     ("徐州经济技术开发区博士后创新实践基地", "XZ-JKQ", 0.05),
@@ -97,84 +86,94 @@ POSTDOC_STATIONS = (
     ("邳州市博士后创新实践基地", "320382", 0.04),
 )  # fmt: skip
 
-# Electronic social security cards (I18): 20% of residents held one at end-2020; this share
-# of residents applies in each year, so coverage is 56% at end-2023 and 72% at end-2025.
-ECARD_HOLDERS_2020 = 0.20
-ECARD_APPLICANTS = {2021: 0.12, 2022: 0.12, 2023: 0.12, 2024: 0.08, 2025: 0.08}
+# Electronic social security cards (I18): the share of residents holding one at end-2020; the
+# applications after it follow the city's coverage month by month.
+ECARD_HOLDERS_2020 = 0.17
 
-# Service ratings (I19 好评率 = (非常满意 + 满意) / all = 96.5%), as many as employment registrations.
-RATINGS_RATIO = 1.0
+# Service ratings (I19 好评率 = (非常满意 + 满意) / all): good and other ratings as the city's figures
+# say, each drawn among its kind by these weights.
 CHANNELS = (("窗口", 0.45), ("网上", 0.35), ("电话", 0.10), ("自助", 0.10))
-RATINGS = (("非常满意", 0.72), ("满意", 0.245), ("基本满意", 0.025), ("不满意", 0.007), ("非常不满意", 0.003))
+GOOD_RATINGS = (("非常满意", 0.72), ("满意", 0.245))
+OTHER_RATINGS = (("基本满意", 0.025), ("不满意", 0.007), ("非常不满意", 0.003))
 
 
 @dataclass(frozen=True)
 class CaseKind:
-    """One kind of case: volume, deadline (按期) and how cases end."""
+    """One kind of case: its deadline (按期) and how closed cases end. How many cases there are,
+    and how many close by due_date (I15, I17) or succeed (I16), follows the city's monthly
+    figures; a mediation closes in the month it is filed, by its due date."""
 
-    per_employment: float  # cases per employment registration (shares of 附件表1)
+    indicator: str  # the rate it feeds: counted by due month (I15, I17) or closing month (I16)
     days_due: int  # due_date = event_date + days_due
-    on_time: float  # share closed by due_date (the rest 1–90 days late)
-    outcomes: tuple[tuple[str, float], ...]
+    outcomes: tuple[tuple[str, float], ...]  # of closed cases (mediation: success as the city's I16)
 
 
 CASES = {
-    "inspection": CaseKind(0.020, 60, 0.985, (("closed", 1.0),)),  # I15 按期结案率
-    "mediation": CaseKind(0.020, 15, 0.97, (("success", 0.72), ("failed", 0.28))),  # I16 调解成功率
-    "arbitration": CaseKind(0.012, 60, 0.955, (("award", 0.50), ("settled", 0.35), ("withdrawn", 0.15))),  # I17
+    "inspection": CaseKind("I15", 60, (("closed", 1.0),)),  # I15 按期结案率
+    "mediation": CaseKind("I16", 15, (("success", 0.72), ("failed", 0.28))),  # I16 调解成功率
+    "arbitration": CaseKind("I17", 60, (("award", 0.50), ("settled", 0.35), ("withdrawn", 0.15))),  # I17
 }
 
 
 @dataclass(frozen=True)
 class Cover:
-    """How enrolment in one insurance develops, as shares of the person register.
-
-    End-2020 enrolees stay, or leave (their spell ends), or change status once; joiners
-    enrol paying during 2021–2025 and stay so. `resume()` is solved so that the paying
-    share reaches `paying[1]` by end-2025.
-    """
+    """One insurance: how many are enrolled follows the city's figures unit by unit and month by
+    month; besides, `leave` of the end-2020 enrolees' number leave over 2021–2025 (replaced by
+    joiners, who enrol paying), and the paying share goes from `paying[0]` to `paying[1]`
+    (pension: the city's I09 instead)."""
 
     insurance: str
-    enrolled: tuple[float, float]  # share of persons enrolled at end-2020, end-2025
+    indicator: str
     paying: tuple[float, float]  # paying share of enrolees at end-2020, end-2025
-    leave: float  # end-2020 enrolees whose enrolment ends in 2021–2025
-    suspend: float  # paying end-2020 enrolees (staying) who suspend payment in 2021–2025
-
-    def resume(self) -> float:
-        """Share of suspended end-2020 enrolees (staying) who resume paying in 2021–2025."""
-        (s0, s1), (p0, p1) = self.enrolled, self.paying
-        stayers = s0 * (1 - self.leave)
-        joiners = s1 - stayers
-        share = (p1 * s1 - joiners - stayers * p0 * (1 - self.suspend)) / (stayers * (1 - p0))
-        if not 0 <= share <= 1 or joiners < 0:
-            raise ValueError(f"{self.insurance}: no resume share reaches the paying target ({share:.3f})")
-        return share
+    leave: float
 
 
-# 表2: I06 356.95→375万, I07 84.9→100万, I08 102.11→117万 of ~900万 residents; I09 83.5%→90%+.
 COVERS = (
-    Cover("pension", (0.397, 0.417), (0.835, 0.91), leave=0.03, suspend=0.03),
-    Cover("unemployment", (0.094, 0.111), (0.92, 0.94), leave=0.08, suspend=0.05),
-    Cover("work_injury", (0.113, 0.130), (0.93, 0.95), leave=0.08, suspend=0.05),
+    Cover("pension", "I06", (0.835, 0.91), leave=0.03),
+    Cover("unemployment", "I07", (0.92, 0.94), leave=0.08),
+    Cover("work_injury", "I08", (0.93, 0.95), leave=0.08),
 )
 ENROLLED_FROM = date(1995, 1, 1)  # earliest start of a spell (and never before age 16)
 EARLIER_CHANGE = 0.2  # end-2020 enrolees whose status had changed once before 2021
 STATUS = ("paying", "suspended")
 
-# Reference table (参考数据): denominators sized so the computed rates are the plan's.
-HIGH_SKILL_PER_10K = (689, 800)  # I11 at end-2020 and (sized for) end-2025
-UNEMPLOYMENT_RATE = {2021: 0.019, 2022: 0.020, 2023: 0.021, 2024: 0.022, 2025: 0.023}  # I02 at year end
+# The city the person register samples: its residents (常住人口, ~900万; 表2 I06 375万 is 41.7%
+# of them). The register's persons live in each org unit in proportion to its pension enrolees.
+CITY_RESIDENTS = 9_000_000
+
+# Sampling fraction of each event ledger, relative to the scale's event_factor: ledgers of
+# rarer records are sampled more densely, so that at `small` every unit's year holds tens of
+# records at least (postdocs: all of them). The register, spells and e-card applications are
+# sampled at persons / CITY_RESIDENTS.
+SAMPLING = {
+    "employment_registrations": 1.0,
+    "rural_transfers": 2.5,
+    "entrepreneurship": 2.0,
+    "training": 0.25,
+    "graduates_attracted": 1.0,
+    "certificates": 0.625,
+    "postdocs": 12.5,
+    "cases": 3.0,
+    "service_ratings": 0.0625,
+}
+REGISTER_SAMPLED = ("persons", "insurance_enrollments", "ecard_applications")
 
 
 @dataclass(frozen=True)
 class Scale:
     persons: int
     enterprises: int
-    event_factor: float  # events = annex target (persons) × this
+    event_factor: float  # event ledgers hold the city's records × this (× SAMPLING)
+
+    def fractions(self) -> dict[str, float]:
+        """Ledger → the share of the city's records it holds (written to `_sample.json`)."""
+        out = {name: self.event_factor * weight for name, weight in SAMPLING.items()}
+        out.update(dict.fromkeys(REGISTER_SAMPLED, self.persons / CITY_RESIDENTS))
+        return out
 
 
 SCALES: dict[str, Scale] = {
-    "small": Scale(persons=20_000, enterprises=1_000, event_factor=0.08),
-    "city": Scale(persons=10_000_000, enterprises=500_000, event_factor=51.0),  # ~100M event rows
+    "small": Scale(persons=40_000, enterprises=1_000, event_factor=0.08),
+    "city": Scale(persons=10_000_000, enterprises=500_000, event_factor=51.0),  # ~120M event rows
     "province": Scale(persons=85_000_000, enterprises=4_000_000, event_factor=700.0),
 }

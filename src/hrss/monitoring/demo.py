@@ -4,6 +4,11 @@ It looks like a real city: hiring peaks after the Spring Festival, graduates arr
 summer, a dip in spring 2022, noise, some units and indicators behind schedule, a
 binding (约束性) indicator missed somewhere, and a missing submission. Everything it
 writes is marked simulated (import batch source "simulated").
+
+The synthetic real-name ledgers (`hrss synth`, hrss.ledgers.synth) are a sample of the same
+city: they hold these figures × a sampling fraction, so that 数据会审 finds the statistics
+computed from them (scaled back up, 样本推算) in agreement with the reports — except in the
+cells of DISCREPANCIES, planted for it to find.
 """
 
 from __future__ import annotations
@@ -48,7 +53,16 @@ BEHIND: dict[tuple[str, str], float] = {
     ("I14", "徐州市"): 0.86,  # binding: postdocs recruited short of 600
     ("I03", "睢宁县"): 0.93,
 }
-MISSING = ("新沂市", "2025-11")  # a submission that never arrived
+MISSING = ("新沂市", "2025-11")  # a submission that never arrived (nor did the month's ledger records)
+# Reported figures the real-name ledgers do not bear out (数据会审 flags them): for (indicator,
+# org unit, month), the ledgers hold this share of the reported figure. The reports are
+# unchanged; each is 10–15% off its year to date (a stock: its month's end) at 2025-12.
+DISCREPANCIES: dict[tuple[str, str, str], float] = {
+    ("I01", "铜山区", "2025-03"): 0.0,  # March's employment registrations never entered in the ledger
+    ("I04", "沛县", "2025-09"): 2.5,  # September reported at 40% of the entrepreneurs the ledger holds
+    ("I10", "邳州市", "2025-07"): 0.4,  # July's graduates reported at 2.5 times the ledger's
+    ("I08", "鼓楼区", "2025-12"): 0.9,  # a tenth of December's work-injury enrolees not in the ledger
+}
 COVID_DIP = {month_index(2022, m): f for m, f in ((3, 0.7), (4, 0.55), (5, 0.8))}
 
 

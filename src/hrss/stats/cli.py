@@ -102,6 +102,10 @@ def compute_cmd(
             if result.incremental
             else "增量计算：无可用的保存状态，已重读历史 (incremental: no usable kept state, history re-read)"
         )
+    if result.sampled:
+        shares = ", ".join(f"{name} {f * 100:.3g}%" for name, f in result.sampled.items())
+        out.print(f"样本推算：台账为全市记录的抽样，计数已按抽样比例放大 (estimated from a sample: counts scaled up by "
+                  f"each ledger's sampling fraction): {shares}", highlight=False)  # fmt: skip
     if result.no_rate:
         out.print(f"分母为零、无比率的单位月份 (unit-months without a rate: zero denominator): {result.no_rate:,}")
     for code, why in result.skipped.items():
@@ -119,7 +123,7 @@ def reconcile_cmd(
     """数据会审 (reported vs computed values per indicator and org unit, flagging differences)."""
     from hrss.db import session_factory
     from hrss.stats.definitions import load_definitions
-    from hrss.stats.service import reconcile
+    from hrss.stats.service import computed_from_sample, reconcile
 
     month = _month(as_of, "--as-of")
     c = _root(ctx)
@@ -129,6 +133,7 @@ def reconcile_cmd(
             session, plan, load_definitions(plan), month,
             tolerance=c.settings.reconcile_tolerance, tolerance_pp=c.settings.reconcile_tolerance_pp,
         )  # fmt: skip
+        sampled = computed_from_sample(session, plan)
     if only_flagged:
         rows = [r for r in rows if r.flagged]
     if fmt is Format.json:
@@ -149,6 +154,8 @@ def reconcile_cmd(
         f"超出容差 (beyond tolerance): {flagged} / {len(rows)}；容差 (tolerance) "
         f"{c.settings.reconcile_tolerance:.0%} / {c.settings.reconcile_tolerance_pp:g} 个百分点"
     )
+    if sampled:
+        out.print("实名制计算值为样本推算 (computed values are estimated from a sample of the ledgers)")
 
 
 def _n(v: float | None) -> str:

@@ -33,6 +33,12 @@ already counted); measures that need history (first_ever, active) fold everythin
 before `since` into one bucket. Rows read and used are then those of the months
 recomputed.
 
+Samples (样本推算): a ledger folder may declare that its ledgers hold only a sample of the
+city's records (`_sample.json`, hrss.ledgers.sample; the synthetic ledgers do). Every count
+taken from such a ledger is divided by its sampling fraction — in Python, after the SQL — so
+that the values are estimates for the whole city; rates, whose parts are scaled alike, are
+unchanged, and the reference table (whole-city statistics) is never scaled.
+
 Narrow runs: when a run reads far fewer rows than the register holds (one new month: ~2M
 rows against 10M numbers), it reads every ledger's rows first and checks only the ID numbers
 they use — against the kept valid IDs, or the register itself when it has changed since —
@@ -53,6 +59,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hrss.ledgers.quality import SPELL_FLOOR
+from hrss.ledgers.sample import SampleError, read_fractions
 from hrss.ledgers.schema import LEDGERS
 from hrss.monitoring.periods import Period, month, month_index, month_label
 from hrss.monitoring.values import NewValue
@@ -98,6 +105,7 @@ class ComputeResult:
     skipped: dict[str, str] = field(default_factory=dict)  # indicator → why
     no_rate: int = 0  # unit-months of a rate with a zero denominator (no value)
     incremental: bool = False  # history came from the kept state (hrss.stats.state), not from rescanning
+    sampled: dict[str, float] = field(default_factory=dict)  # ledger → sampling fraction, for those below 1 (样本推算)
     seconds: float = 0.0
 
     @property
@@ -128,6 +136,10 @@ class Pipeline:
         self.present = {p.stem for p in ledger_dir.glob("*.parquet")}
         if "persons" not in self.present:
             raise ComputeError(f"{ledger_dir}: 缺少人员基础信息库 persons.parquet (the person register is missing)")
+        try:
+            self.fractions = read_fractions(ledger_dir)  # ledger → sampling fraction; none: every record
+        except SampleError as exc:
+            raise ComputeError(str(exc)) from exc
         # rows per file, from the footers: also a clear error for a file that is not Parquet
         self.file_rows = {n: _file_rows(ledger_dir / f"{n}.parquet") for n in sorted(self.present & (set(LEDGERS) | {"reference"}))}
         for name in self.file_rows:
@@ -451,15 +463,16 @@ class Pipeline:
                 per_month[mi] += n
         else:
             per_month = defaultdict(int, {mi: n for (u, mi), n in counts.items() if u == unit})
+        sample = self.fractions.get(m.ledger or "", 1.0)  # counts of a sample, scaled up to the city
         if m.kind == "active" or m.cumulative:
             out: dict[int, float | None] = {}
             running = sum(n for mi, n in per_month.items() if mi < self.first)
             for i in months:
                 running += per_month.get(i, 0)
                 base = self.reference_value(m.base, unit, i // 12) if m.base else 0
-                out[i] = None if base is None else float(running + base)
+                out[i] = None if base is None else float(running / sample + base)
             return out
-        scale = SUM_SCALE if m.kind == "sum" else 1
+        scale = (SUM_SCALE if m.kind == "sum" else 1) * sample
         return {i: per_month.get(i, 0) / scale for i in months}
 
     def ledger_rows(self, name: str) -> tuple[int, int]:
@@ -531,6 +544,8 @@ def _compute(
         else:
             runnable.append(d)
     pipe.run(measures, progress)  # with those of skipped definitions: result.counts has them too
+    used = {m.ledger for d in runnable for m in d.measures if m.ledger}
+    result.sampled = {name: f for name, f in sorted(pipe.fractions.items()) if name in used and f != 1.0}
     for d in runnable:
         if progress:
             progress(d.indicator)

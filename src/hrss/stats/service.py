@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from hrss.monitoring.service import load_values
-from hrss.monitoring.tables import ValueRecord
+from hrss.monitoring.tables import ImportBatch, ValueRecord
 from hrss.monitoring.values import store_values
 from hrss.plan.model import Aggregation, Plan
+from hrss.plan.targets import has_target
 from hrss.stats.compute import COMPUTED, ComputeResult
 from hrss.stats.definitions import Definition
+
+SAMPLED = "样本推算"  # in the batch name of values computed from a sample of the city's records
 
 
 def store_computed(session: Session, plan: Plan, result: ComputeResult) -> int:
@@ -29,9 +32,16 @@ def store_computed(session: Session, plan: Plan, result: ComputeResult) -> int:
             ValueRecord.last_month <= result.last,
         )
     )
-    return store_values(
-        session, plan, result.values, source=COMPUTED, source_name=f"实名制自动统计 ({result.engine})"
-    )
+    how = f"{result.engine}, {SAMPLED}" if result.sampled else result.engine
+    return store_values(session, plan, result.values, source=COMPUTED, source_name=f"实名制自动统计 ({how})")
+
+
+def computed_from_sample(session: Session, plan: Plan) -> bool:
+    """Whether the latest computed values were estimated from a sample of the ledgers (样本推算)."""
+    q = (select(ImportBatch.source_name).where(ImportBatch.plan_id == plan.id, ImportBatch.source == COMPUTED)
+         .order_by(ImportBatch.id.desc()).limit(1))  # fmt: skip
+    name = session.execute(q).scalar_one_or_none()
+    return name is not None and SAMPLED in name
 
 
 @dataclass(frozen=True)
@@ -60,7 +70,9 @@ def reconcile(
     tolerance: float,
     tolerance_pp: float,
 ) -> list[Reconciliation]:
-    """Reported vs computed, per defined indicator, for the city and every reporting unit.
+    """Reported vs computed, per defined indicator, for the city and every unit that answers
+    for the indicator (has a target in its annex table, as a unit or a group's member): no
+    district for an indicator only the city reports, no 市直 where it has no target.
 
     Both sides are taken over the same span: the year to date for flows and flow rates,
     the month's end for stocks and stock rates. A count is flagged when the difference
@@ -70,10 +82,11 @@ def reconcile(
     reported, computed = load_values(session, plan, "reported"), load_values(session, plan, COMPUTED)
     start = as_of - as_of % 12
     indicators = {i.code: i for i in plan.indicators}
-    units = [plan.city_unit, *plan.leaves(plan.city_unit.name)]
+    leaves = plan.leaves(plan.city_unit.name)
     out = []
     for d in definitions:
         ind = indicators[d.indicator]
+        units = [plan.city_unit, *(u for u in leaves if has_target(plan, ind, u))]
         flow = ind.aggregation in (Aggregation.FLOW, Aggregation.FLOW_RATE)
         month = as_of % 12 + 1
         basis = f"1–{month}月累计" if ind.aggregation is Aggregation.FLOW else (f"1–{month}月" if flow else f"{month}月末")

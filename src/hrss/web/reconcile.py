@@ -17,7 +17,7 @@ from hrss.auth.roles import Action
 from hrss.monitoring.periods import month_label
 from hrss.plan.model import Plan
 from hrss.stats.definitions import load_definitions
-from hrss.stats.service import Reconciliation, reconcile
+from hrss.stats.service import Reconciliation, computed_from_sample, reconcile
 from hrss.web.api import ERRORS
 from hrss.web.deps import AsOfParam, CacheDep, LangDep, PlanDep, SessionDep, resolve_as_of
 from hrss.web.i18n import text_in
@@ -42,13 +42,16 @@ RECONCILE_TEXT: dict[str, tuple[str, str]] = {
     "flagged": ("需核实", "Flagged"),
     "only_flagged": ("只看需核实", "Flagged only"),
     "indicator": ("指标", "Indicator"),
-    "org_unit": ("单位", "Org unit"),
+    "org_unit": ("地区", "Area"),
     "basis": ("比较口径", "Basis"),
     "reported": ("上报值", "Reported"),
     "computed": ("计算值", "Computed"),
     "difference": ("差异", "Difference"),
     "relative": ("相对差异", "Relative"),
     "ok": ("一致", "agrees"),
+    "sampled": ("计算值为样本推算：所用实名制台账是全市记录的抽样，各计数已按抽样比例放大为全市数（比率不受影响）。",
+                "Computed values are estimates from a sample: the real-name ledgers used hold a sample of the city's "
+                "records, and every count is scaled up by its sampling fraction (rates are unaffected)."),
 }
 
 
@@ -78,7 +81,7 @@ def reconcile_page(request: Request, plan: PlanDep, cache: CacheDep, session: Se
     return render(request, "reconcile.html", lang, me, {
         "rt": rt, "as_of": month_label(month), "rows": [r for r in rows if r.flagged or not flagged],
         "compared": len(rows), "flagged_count": sum(r.flagged for r in rows), "only_flagged": flagged,
-        "computed_any": any(r.computed is not None for r in rows),
+        "computed_any": any(r.computed is not None for r in rows), "sampled": computed_from_sample(session, plan),
         "pct": settings.reconcile_tolerance * 100, "pp": settings.reconcile_tolerance_pp,
     })  # fmt: skip
 
