@@ -122,8 +122,8 @@ def test_role_change_and_deactivation_are_audited(client: TestClient) -> None:
     assert event["after"] == {"role": "leader", "org_unit": None}  # the org unit is for district operators only
     assert client.get("/api/v1/audit", params={"action": "user.deactivated"}).json()["total"] == 1
     assert 'data-action="user.deactivated"' in client.get("/admin/audit").text
-    refused = sign_in(client, "lingdao", expect=401)
-    assert "账户已停用" in refused.text
+    refused = sign_in(client, "lingdao", expect=401)  # the right password: no hint that the account exists
+    assert "用户名或密码错误" in refused.text and "停用" not in refused.text
 
 
 def test_forms_need_the_csrf_token(client: TestClient) -> None:
@@ -199,3 +199,18 @@ def test_mask_json() -> None:
     kept = {"username": "admin", "display_name": "市级管理员", "role": "leader", "is_active": False, "n": 5}
     assert mask_json(kept) == kept
     assert mask_json(None) is None and mask_json(["a", 1]) == ["a", 1]
+
+
+def test_the_users_pages_show_sign_in_throttling_and_a_reset_clears_it(client: TestClient) -> None:
+    for _ in range(5):  # five wrong passwords for lingdao from this address: it must wait
+        sign_in(client, "lingdao", "Wrong-password-1", expect=401)
+    sign_in(client, "admin")  # the same address, another name: not held up
+    listing = client.get("/admin/users").text
+    cells = dict(re.findall(r'data-user="([^"]+)">.*?<td class="throttled">([^<]*)</td>', listing, re.S))
+    assert "登录受限至" in listing and cells["lingdao"].endswith("+08:00") and cells["shenji"] == ""
+    page = client.get("/admin/users/lingdao")
+    assert "失败 5 次" in re.search(r'<div id="throttled">.*?</div>', page.text, re.S).group(0)
+    reset = client.post("/admin/users/lingdao/password", data={"csrf_token": csrf(page)})
+    one_time = shown_secret(reset, "one_time")
+    assert re.search(r'<div id="throttled"><span>[^<]*</span>—</div>', reset.text)
+    sign_in(client, "lingdao", one_time)

@@ -1,8 +1,10 @@
-"""Accounts: password policy and hashing, lock-out, sessions, roles and permissions, the CLI."""
+"""Accounts: password policy and hashing, sign-in throttling, sessions, roles and permissions, the CLI."""
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from hashlib import sha256
@@ -12,8 +14,17 @@ from argon2 import PasswordHasher
 from sqlalchemy import Engine, func, select, text
 from typer.testing import CliRunner
 
+from hrss.audit.service import Origin
 from hrss.audit.tables import AuditEvent
-from hrss.auth.passwords import check_policy, generate_password, hash_password, verify_password
+from hrss.auth import service as auth_service
+from hrss.auth import throttle
+from hrss.auth.passwords import (
+    Verified,
+    check_policy,
+    generate_password,
+    hash_password,
+    verify_password,
+)
 from hrss.auth.roles import (
     Action,
     Role,
@@ -24,6 +35,7 @@ from hrss.auth.roles import (
     restrict_org_units,
 )
 from hrss.auth.service import (
+    INVALID,
     AccountError,
     AuthError,
     authenticate,
@@ -42,7 +54,7 @@ from hrss.auth.service import (
     start_session,
     user_for_api_token,
 )
-from hrss.auth.tables import ApiToken, PasswordHistory, User, WebSession
+from hrss.auth.tables import ApiToken, LoginThrottle, PasswordHistory, User, WebSession
 from hrss.cli import app
 from hrss.db import transaction
 from hrss.plan.model import Plan
@@ -65,11 +77,11 @@ def _create(engine: Engine, plan: Plan, username: str = "zhang.wei", role: str =
         return user.id, one_time
 
 
-def _login(engine: Engine, username: str, password: str, now: datetime) -> User | AuthError:
+def _login(engine: Engine, username: str, password: str, now: datetime, addr: str = "10.0.0.1") -> User | AuthError:
     """Sign in the way the web app does: catch AuthError, and commit either way."""
     with transaction(engine) as s:
         try:
-            return authenticate(s, username, password, settings=SETTINGS, now=now)
+            return authenticate(s, username, password, settings=SETTINGS, now=now, origin=Origin(client_addr=addr))
         except AuthError as exc:
             return exc
 
@@ -138,56 +150,132 @@ def test_sign_in_rehashes_a_weak_hash(engine: Engine, plan: Plan) -> None:
     assert stored != weak and verify_password(stored, PASSWORD) == (True, False)
 
 
-# --- sign-in -------------------------------------------------------------------------
+# --- sign-in and its throttling ----------------------------------------------------------
+
+HERE, THERE = "10.0.0.1", "10.0.0.2"
+WAIT = "该地址登录失败次数过多，请 {} 分钟后再试 (too many failed sign-ins from this address: try again in {} min)"
 
 
-def test_lock_out_after_5_failures_for_15_minutes(engine: Engine, plan: Plan) -> None:
-    uid, _ = _create(engine, plan)
+def _waits(minutes: int) -> str:
+    return WAIT.format(minutes, minutes)
+
+
+def _throttle_rows(engine: Engine) -> list[LoginThrottle]:
+    with transaction(engine) as s:
+        return list(s.execute(select(LoginThrottle).order_by(LoginThrottle.id)).scalars())
+
+
+def test_five_failures_from_one_address_throttle_it_but_not_another(engine: Engine, plan: Plan) -> None:
+    _create(engine, plan)
     for minute in range(4):  # failures 1–4 at T0+0..3 min
         result = _login(engine, "zhang.wei", "Wrong-password-1", T0 + timedelta(minutes=minute))
-        assert isinstance(result, AuthError) and result.code == "invalid"
+        assert isinstance(result, AuthError) and (result.code, result.message) == ("invalid", INVALID)
     fifth = T0 + timedelta(minutes=4)
     result = _login(engine, "zhang.wei", "Wrong-password-1", fifth)
-    assert isinstance(result, AuthError) and result.code == "locked"
-    assert "15 分钟" in result.message
-    with transaction(engine) as s:
-        user = s.get_one(User, uid)
-        assert (user.failed_attempts, user.locked_until) == (5, fifth + timedelta(minutes=15))
-    # The right password is refused until 15 minutes after the fifth failure (T0+19 min) ...
+    assert isinstance(result, AuthError) and (result.code, result.message) == ("throttled", _waits(15))
+    # The owner, elsewhere, is not held up; that success leaves this address's count alone.
+    assert isinstance(_login(engine, "zhang.wei", PASSWORD, fifth + timedelta(minutes=1), addr=THERE), User)
+    # Here even the right password is refused (unchecked, uncounted) until fifth + 15 min ...
     result = _login(engine, "zhang.wei", PASSWORD, fifth + timedelta(minutes=14, seconds=59))
-    assert isinstance(result, AuthError) and result.code == "locked"
-    assert "1 分钟" in result.message  # 1 second left, rounded up
-    # ... and accepted from then on.
+    assert isinstance(result, AuthError) and (result.code, result.message) == ("throttled", _waits(1))  # 1 s, rounded up
+    [row] = _throttle_rows(engine)
+    assert (row.client_addr, row.failures, row.blocked_until) == (HERE, 5, fifth + timedelta(minutes=15))
+    # ... and accepted from then on, which clears the count.
     assert isinstance(_login(engine, "zhang.wei", PASSWORD, fifth + timedelta(minutes=15)), User)
-    with transaction(engine) as s:
-        user = s.get_one(User, uid)
-        assert (user.failed_attempts, user.locked_until) == (0, None)
+    assert _throttle_rows(engine) == []
     assert _actions(engine) == [
-        "user.created", *["auth.login_failed"] * 5, "auth.locked", "auth.login_failed", "auth.login",
+        "user.created", *["auth.login_failed"] * 5, "auth.throttled", "auth.login", "auth.login_failed", "auth.login",
     ]
-
-
-def test_after_a_lock_runs_out_failures_count_from_zero(engine: Engine, plan: Plan) -> None:
-    uid, _ = _create(engine, plan)
-    for minute in range(5):
-        _login(engine, "zhang.wei", "Wrong-password-1", T0 + timedelta(minutes=minute))
-    later = T0 + timedelta(minutes=4 + 15)
-    result = _login(engine, "zhang.wei", "Wrong-password-1", later)
-    assert isinstance(result, AuthError) and result.code == "invalid"
     with transaction(engine) as s:
-        user = s.get_one(User, uid)
-        assert (user.failed_attempts, user.locked_until) == (1, None)
+        throttled = s.execute(select(AuditEvent).where(AuditEvent.action == "auth.throttled")).scalar_one()
+        assert throttled.client_addr == HERE and throttled.user_name == "anonymous"
+        assert json.loads(throttled.after) == {"blocked_until": "2025-03-01T08:19:00", "failures": 5}
 
 
-def test_unknown_user_and_wrong_password_give_the_same_error(engine: Engine, plan: Plan) -> None:
+def test_the_wait_doubles_with_each_failure_up_to_24_hours(engine: Engine, plan: Plan) -> None:
+    """HRSS_LOGIN_LOCK_MINUTES × 2^(failures − 5), by hand: 15, 30, 60, … 960, then 1440 (not 1920)."""
+    expected = {5: 15, 6: 30, 7: 60, 8: 120, 9: 240, 10: 480, 11: 960, 12: 1440, 13: 1440}
+    assert [throttle.delay(n, SETTINGS) for n in range(1, 14)] == [timedelta(0)] * 4 + [
+        timedelta(minutes=m) for m in expected.values()]
     _create(engine, plan)
-    unknown = _login(engine, "li.na", PASSWORD, T0)
-    wrong = _login(engine, "zhang.wei", "Wrong-password-1", T0)
-    assert isinstance(unknown, AuthError) and isinstance(wrong, AuthError)
-    assert (unknown.code, unknown.message) == (wrong.code, wrong.message) == ("invalid", "用户名或密码错误 (wrong user name or password)")
+    at = T0
+    for failure in range(1, 14):
+        result = _login(engine, "zhang.wei", "Wrong-password-1", at)
+        assert isinstance(result, AuthError)
+        if failure < 5:
+            assert result.code == "invalid"
+            at += timedelta(minutes=1)
+            continue
+        minutes = expected[failure]
+        assert (result.code, result.message) == ("throttled", _waits(minutes)), failure
+        [row] = _throttle_rows(engine)
+        assert (row.failures, row.blocked_until) == (failure, at + timedelta(minutes=minutes))
+        early = _login(engine, "zhang.wei", "Wrong-password-1", at + timedelta(minutes=minutes) - timedelta(seconds=1))
+        assert isinstance(early, AuthError) and early.code == "throttled"  # refused, not counted
+        at += timedelta(minutes=minutes)  # the next try right when the wait ends
+
+
+def test_parallel_guesses_cannot_overrun_the_count(engine: Engine, plan: Plan) -> None:
+    """Twelve wrong passwords at once: all pass the first look and are checked, but only
+    five are counted; the rest are refused as having come during the wait."""
+    _create(engine, plan)
+    start, answers = threading.Barrier(12), []
+
+    def guess() -> None:
+        start.wait()
+        result = _login(engine, "zhang.wei", "Wrong-password-1", T0)
+        answers.append(result.code if isinstance(result, AuthError) else "signed in")
+
+    threads = [threading.Thread(target=guess) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(answers) == ["invalid"] * 4 + ["throttled"] * 8
+    [row] = _throttle_rows(engine)
+    assert (row.failures, row.blocked_until) == (5, T0 + timedelta(minutes=15))
+    assert _actions(engine).count("auth.throttled") == 1
+
+
+def test_a_pair_quiet_for_48_hours_starts_over(engine: Engine, plan: Plan) -> None:
+    _create(engine, plan)
+    for minute in range(4):
+        _login(engine, "zhang.wei", "Wrong-password-1", T0 + timedelta(minutes=minute))
+    result = _login(engine, "zhang.wei", "Wrong-password-1", T0 + timedelta(minutes=3, hours=48))
+    assert isinstance(result, AuthError) and result.code == "invalid"  # failure 1 again, not 5
+    assert [row.failures for row in _throttle_rows(engine)] == [1]
+
+
+def test_unknown_and_known_names_get_the_same_answers_and_work(engine: Engine, plan: Plan,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    _create(engine, plan)
+    verified: list[str] = []
+    real = auth_service.verify_password
+
+    def counting(stored: str, password: str) -> Verified:
+        verified.append(stored)
+        return real(stored, password)
+
+    monkeypatch.setattr(auth_service, "verify_password", counting)
+    answers: dict[str, list[tuple[str, str]]] = {}
+    for name in ("zhang.wei", "li.na"):  # an account, and a name that is none
+        answers[name] = []
+        for minute in range(7):  # 5 failures, then 2 tries while waiting (one with the right password)
+            result = _login(engine, name, "Wrong-password-1" if minute < 6 else PASSWORD, T0 + timedelta(minutes=minute))
+            assert isinstance(result, AuthError)
+            answers[name].append((result.code, result.message))
+    assert answers["zhang.wei"] == answers["li.na"] == [("invalid", INVALID)] * 4 + [("throttled", _waits(m)) for m in (15, 14, 13)]
+    assert len(verified) == 14  # one argon2 verify per attempt, whatever the answer
     with transaction(engine) as s:  # the attempted name is not written down anywhere
-        rows = s.execute(select(AuditEvent).where(AuditEvent.action == "auth.login_failed").order_by(AuditEvent.id)).scalars().all()
-        assert [(r.user_id, r.user_name, r.object_id) for r in rows] == [(None, "anonymous", None), (None, "anonymous", "1")]
+        rows = s.execute(select(AuditEvent).where(AuditEvent.action != "user.created").order_by(AuditEvent.id)).scalars().all()
+        reasons = [(r.action, r.object_id, json.loads(r.after).get("reason")) for r in rows]
+        assert reasons == [
+            *[("auth.login_failed", "1", "wrong_password")] * 5, ("auth.throttled", "1", None),
+            *[("auth.login_failed", "1", "throttled")] * 2,
+            *[("auth.login_failed", None, "unknown_user")] * 5, ("auth.throttled", None, None),
+            *[("auth.login_failed", None, "throttled")] * 2,
+        ]
+        assert {r.user_name for r in rows} == {"anonymous"} and {r.user_id for r in rows} == {None}
         assert all("li.na" not in str(v) for r in rows for v in vars(r).values())
 
 
@@ -196,14 +284,55 @@ def test_user_names_are_case_insensitive(engine: Engine, plan: Plan) -> None:
     assert isinstance(_login(engine, " ZHANG.wei ", PASSWORD, T0), User)
 
 
-def test_a_disabled_account_is_refused(engine: Engine, plan: Plan) -> None:
+def test_a_disabled_account_gets_the_wrong_password_answer(engine: Engine, plan: Plan) -> None:
     uid, _ = _create(engine, plan)
     with transaction(engine) as s:
         set_active(s, s.get_one(User, uid), False, now=T0)
-    result = _login(engine, "zhang.wei", PASSWORD, T0)
-    assert isinstance(result, AuthError) and result.code == "inactive"
-    result = _login(engine, "zhang.wei", "Wrong-password-1", T0)  # no hint that the name exists
-    assert isinstance(result, AuthError) and result.code == "invalid"
+    right = _login(engine, "zhang.wei", PASSWORD, T0)
+    wrong = _login(engine, "zhang.wei", "Wrong-password-1", T0)
+    unknown = _login(engine, "li.na", PASSWORD, T0)
+    assert isinstance(right, AuthError) and isinstance(wrong, AuthError) and isinstance(unknown, AuthError)
+    assert (right.code, right.message) == (wrong.code, wrong.message) == (unknown.code, unknown.message) == ("invalid", INVALID)
+    with transaction(engine) as s:
+        q = select(AuditEvent.after).where(AuditEvent.action == "auth.login_failed").order_by(AuditEvent.id)
+        assert [json.loads(a)["reason"] for a in s.execute(q).scalars()] == ["inactive", "wrong_password", "unknown_user"]
+    assert [row.failures for row in _throttle_rows(engine)] == [2, 1]  # counted like any failure
+
+
+def test_only_a_digest_of_the_name_is_stored(engine: Engine, plan: Plan) -> None:
+    _create(engine, plan)
+    _login(engine, " Zhang.Wei ", "Wrong-password-1", T0)
+    _login(engine, PASSWORD, PASSWORD, T0)  # the password typed into the name box as well
+    rows = _throttle_rows(engine)
+    assert [r.key_digest for r in rows] == [sha256(b"zhang.wei").hexdigest(), sha256(PASSWORD.lower().encode()).hexdigest()]
+    stored = " ".join(str(v) for r in rows for v in vars(r).values()).lower()
+    assert "zhang" not in stored and PASSWORD.lower() not in stored
+    with transaction(engine) as s:
+        logged = " ".join(str(v) for e in s.execute(select(AuditEvent)).scalars() for v in vars(e).values())
+        assert PASSWORD not in logged and PASSWORD.lower() not in logged
+
+
+@pytest.mark.parametrize(("addr", "key"), [
+    (None, ""), ("", ""), ("10.1.2.3", "10.1.2.3"), ("::ffff:10.1.2.3", "10.1.2.3"),
+    ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"), ("2001:db8:1:2:ffff::9", "2001:db8:1:2::/64"),
+    ("testclient", "testclient"),
+])
+def test_address_key(addr: str | None, key: str) -> None:
+    assert throttle.address_key(addr) == key
+
+
+def test_a_password_reset_clears_the_throttling_on_every_address(engine: Engine, plan: Plan) -> None:
+    uid, _ = _create(engine, plan)
+    for addr in (HERE, THERE):
+        for minute in range(5):
+            _login(engine, "zhang.wei", "Wrong-password-1", T0 + timedelta(minutes=minute), addr=addr)
+    _login(engine, "li.na", "Wrong-password-1", T0)  # another name's count stays
+    with transaction(engine) as s:
+        assert throttle.latest_blocks(s, ["zhang.wei", "li.na"], T0 + timedelta(minutes=5)) == {
+            "zhang.wei": T0 + timedelta(minutes=19)}
+        one_time = reset_password(s, s.get_one(User, uid), settings=SETTINGS, now=T0 + timedelta(minutes=5))
+    assert [row.failures for row in _throttle_rows(engine)] == [1]  # li.na's
+    assert isinstance(_login(engine, "zhang.wei", one_time, T0 + timedelta(minutes=6)), User)
 
 
 # --- passwords that must change ----------------------------------------------------

@@ -198,7 +198,7 @@ def test_api_and_errors(client: TestClient) -> None:
 _token = csrf_token
 
 
-def test_sign_in_failures_lock_out_and_sign_out(client: TestClient) -> None:
+def test_sign_in_failures_are_throttled(client: TestClient) -> None:
     client.cookies.clear()
     form = client.get("/login")
     bad = client.post("/login", data={"username": "tongji", "password": "wrong", "csrf_token": _token(form.text)})
@@ -208,11 +208,11 @@ def test_sign_in_failures_lock_out_and_sign_out(client: TestClient) -> None:
     forged = client.post("/login", data={"username": "tongji", "password": PASSWORD, "csrf_token": "forged"})
     assert forged.status_code == 403  # login CSRF: the token must match the cookie
     page = forged  # each answer carries a fresh login-form token
-    for _ in range(4):  # failures 2–5 of this account: the fifth locks it
+    for _ in range(4):  # failures 2–5 of this name from this address: the fifth makes it wait
         page = client.post("/login", data={"username": "tongji", "password": "wrong", "csrf_token": _token(page.text)})
-    assert "锁定" in page.text
-    locked = client.post("/login", data={"username": "tongji", "password": PASSWORD, "csrf_token": _token(page.text)})
-    assert locked.status_code == 401 and "锁定" in locked.text
+    assert "登录失败次数过多，请 15 分钟后再试" in page.text
+    waiting = client.post("/login", data={"username": "tongji", "password": PASSWORD, "csrf_token": _token(page.text)})
+    assert waiting.status_code == 401 and "登录失败次数过多" in waiting.text
 
 
 def test_sign_out_needs_the_csrf_token(client: TestClient) -> None:

@@ -116,12 +116,17 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(
         default=5,
         ge=1,
-        description="Consecutive failed sign-ins that lock an account (登录失败锁定次数).",
+        description="Failed sign-ins for one user name from one client address (known name or "
+        "not; IPv6 by /64) after which that pair must wait before its next try (登录失败限流次数). "
+        "There is no account lock: the owner signing in from another address is not held up, "
+        "and a success or an administrator's password reset clears the count.",
     )
     login_lock_minutes: int = Field(
         default=15,
         ge=1,
-        description="How long a locked account stays locked, in minutes (锁定时长).",
+        description="The wait after the HRSS_LOGIN_MAX_FAILURES-th failure of a (user name, "
+        "address) pair, in minutes; each further failure doubles it, up to 24 hours "
+        "(登录限流等待时长). A pair without a failure for 48 hours starts over.",
     )
     session_idle_minutes: int = Field(
         default=30,

@@ -43,7 +43,8 @@ ACTION_LABELS = {
     "user.password_reset": "重置密码",
     "auth.login": "登录",
     "auth.login_failed": "登录失败",
-    "auth.locked": "账户锁定",
+    "auth.locked": "账户锁定",  # recorded before sign-in throttling replaced the lock
+    "auth.throttled": "登录受限",
     "auth.logout": "退出登录",
     "token.created": "创建接口令牌",
     "token.revoked": "吊销接口令牌",

@@ -76,6 +76,7 @@ def user_list(ctx: typer.Context) -> None:
     from hrss.audit.service import local_time, utcnow
     from hrss.auth.roles import role_label
     from hrss.auth.service import list_users, password_expired
+    from hrss.auth.throttle import latest_blocks
     from hrss.db import session_factory
 
     c = _root(ctx)
@@ -86,12 +87,13 @@ def user_list(ctx: typer.Context) -> None:
         table.add_column(col)
     with session_factory(c.engine)() as session:
         users = list_users(session)
+        blocks = latest_blocks(session, [u.username for u in users], now)
         for u in users:
             state = []
             if not u.is_active:
                 state.append("停用")
-            if u.locked_until is not None and u.locked_until > now:
-                state.append("锁定")
+            if u.username in blocks:
+                state.append("登录受限")
             if u.must_change_password:
                 state.append("须改密码")
             elif password_expired(u, c.settings, now):
@@ -107,7 +109,7 @@ def user_reset_password(
     ctx: typer.Context,
     username: Annotated[str, typer.Argument(help="用户名 (user name)")],
 ) -> None:
-    """重置密码并解锁，显示新的一次性密码 (reset to a one-time password, unlock)."""
+    """重置密码并解除登录限制，显示新的一次性密码 (reset to a one-time password, clear sign-in throttling)."""
     from hrss.auth.service import get_user, reset_password
     from hrss.db import transaction
 

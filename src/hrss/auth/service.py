@@ -1,11 +1,11 @@
-"""Accounts: users, sign-in with lock-out, password rules, web sessions, API tokens.
+"""Accounts: users, throttled sign-in, password rules, web sessions, API tokens.
 
 Plain functions over a SQLAlchemy Session, shared by the CLI, the web app and the tests.
 They flush but never commit: the caller owns the transaction. Every change writes its
 audit event (审计日志) in that same transaction.
 
-`authenticate` raises AuthError after recording the failure (failed-attempt count,
-lock-out, audit event). Callers must catch it and still commit, or the failure is
+`authenticate` raises AuthError after recording the failure (throttle count, audit
+event). Callers must catch it and still commit, or the failure is
 forgotten: a web route renders the error and lets its transaction commit.
 """
 
@@ -23,6 +23,7 @@ from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from hrss.audit.service import Origin, naive_utc, record_from
+from hrss.auth import throttle
 from hrss.auth.passwords import (
     check_policy,
     dummy_hash,
@@ -43,7 +44,8 @@ TOUCH_INTERVAL = timedelta(seconds=30)  # how stale last_seen_at / last_used_at 
 
 
 class AuthError(Exception):
-    """A refused sign-in. `code`: invalid (unknown user or wrong password) | locked | inactive."""
+    """A refused sign-in. `code`: invalid (unknown user, wrong password or disabled account:
+    one code, so as not to tell them apart) | throttled (too many failures from the address)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -60,7 +62,6 @@ class AccountError(ValueError):
 
 
 INVALID = "用户名或密码错误 (wrong user name or password)"
-INACTIVE = "账户已停用，请联系管理员 (account disabled; ask an administrator)"
 
 
 def _digest(token: str) -> str:
@@ -253,13 +254,12 @@ def change_password(
 
 def reset_password(session: Session, user: User, *, settings: Settings, origin: Origin | None = None,
                    now: datetime | None = None) -> str:
-    """An administrator's reset: a new one-time password (returned once), unlocked,
-    every session ended."""
+    """An administrator's reset: a new one-time password (returned once), the name's
+    sign-in throttling cleared on every address, every session ended."""
     at = naive_utc(now)
     password = generate_password(max(ONE_TIME_LENGTH, settings.password_min_length))
     _set_password(session, user, password, at, must_change=True, keep_session=None)
-    user.failed_attempts, user.locked_until = 0, None
-    session.flush()
+    throttle.clear(session, throttle.name_key(user.username))
     _audit(session, origin, "user.password_reset", user, at, after={"must_change_password": True})
     revoke_tokens_of(session, user, reason="password_reset", origin=origin, now=at)
     return password
@@ -305,54 +305,69 @@ def authenticate(
 ) -> User:
     """The user with this name and password, or AuthError (commit anyway: see module doc).
 
-    Unknown user and wrong password give the same message (and take the same time).
-    HRSS_LOGIN_MAX_FAILURES failures in a row lock the account for
-    HRSS_LOGIN_LOCK_MINUTES; a locked account is refused without checking the password.
+    An unknown user, a wrong password and a disabled account get the same answer after
+    the same work (one argon2 verify). Failures are throttled per (name as typed, client
+    address; see hrss.auth.throttle): a pair that waits is refused with one neutral
+    message, the password unchecked, whether the name is an account or not.
     """
     at = naive_utc(now)
     origin = origin or Origin()
     anonymous = replace(origin, user=None, user_name="anonymous")
     name = username.strip().lower()
-    user = session.execute(select(User).where(User.username == name).with_for_update()).scalar_one_or_none()
-    if user is None:
-        verify_password(dummy_hash(), password)
-        # The attempted name is not recorded: it is sometimes a password typed in the wrong box.
-        record_from(session, anonymous, action="auth.login_failed", object_type="user", object_id=None,
-                    after={"reason": "unknown_user"}, now=at)
-        raise AuthError("invalid", INVALID)
-    if user.locked_until is not None:
-        if at < user.locked_until:
-            _audit(session, anonymous, "auth.login_failed", user, at, after={"reason": "locked"})
-            raise _locked_error(user.locked_until - at)
-        user.failed_attempts, user.locked_until = 0, None  # the lock has run out
-    checked = verify_password(user.password_hash, password)
-    if not checked.ok:
-        user.failed_attempts += 1
-        session.flush()
-        _audit(session, anonymous, "auth.login_failed", user, at,
-               after={"reason": "wrong_password", "failed_attempts": user.failed_attempts})
-        if user.failed_attempts >= settings.login_max_failures:
-            user.locked_until = at + timedelta(minutes=settings.login_lock_minutes)
-            session.flush()
-            _audit(session, anonymous, "auth.locked", user, at,
-                   after={"locked_until": user.locked_until.isoformat(), "failed_attempts": user.failed_attempts})
-            raise _locked_error(user.locked_until - at)
-        raise AuthError("invalid", INVALID)
-    if not user.is_active:
-        _audit(session, anonymous, "auth.login_failed", user, at, after={"reason": "inactive"})
-        raise AuthError("inactive", INACTIVE)
-    if checked.needs_rehash:
-        user.password_hash = hash_password(password)
-    user.failed_attempts = 0
-    session.flush()
+    key, addr = throttle.name_key(name), throttle.address_key(origin.client_addr)
+    # Not locked for update: attempts on one name from many addresses must not queue the
+    # owner's sign-in behind their password checks.
+    user = session.execute(select(User).where(User.username == name)).scalar_one_or_none()
+    until = throttle.blocked_until(session, key, addr, at)
+    if until is not None:
+        verify_password(dummy_hash(), password)  # the work of a real check, so that waiting takes as long
+        _refused(session, anonymous, user, at, {"reason": "throttled"})
+        raise AuthError("throttled", throttle.message(until - at))
+    checked = verify_password(user.password_hash if user is not None else dummy_hash(), password)
+    if user is not None and checked.ok and user.is_active:
+        if checked.needs_rehash:
+            _rehash(session, user, password)
+        until = throttle.admit(session, key, addr, at)
+    else:
+        reason = "unknown_user" if user is None else "wrong_password" if not checked.ok else "inactive"
+        until = _count_failure(session, anonymous, user, at, reason, key=key, addr=addr, settings=settings)
+    if until is not None:  # a parallel attempt made the pair wait while this one was checked
+        _refused(session, anonymous, user, at, {"reason": "throttled"})
+        raise AuthError("throttled", throttle.message(until - at))
     _audit(session, replace(origin, user=user), "auth.login", user, at)
     return user
 
 
-def _locked_error(remaining: timedelta) -> AuthError:
-    minutes = max(1, -(-int(remaining.total_seconds()) // 60))  # rounded up
-    return AuthError("locked", f"登录失败次数过多，账户已锁定，请 {minutes} 分钟后再试 "
-                               f"(too many failed sign-ins: account locked, try again in {minutes} min)")
+def _count_failure(session: Session, origin: Origin, user: User | None, at: datetime, reason: str, *,
+                   key: str, addr: str, settings: Settings) -> datetime | None:
+    """Count and audit a refused attempt, then raise its AuthError; return instead (the end
+    of the wait) when a parallel attempt started the pair's block first."""
+    # The throttle row before the audit lock, in the order reset_password takes them.
+    counted = throttle.record_failure(session, key, addr, at, settings)
+    if counted.too_late:
+        return counted.blocked_until
+    _refused(session, origin, user, at, {"reason": reason, "failures": counted.failures})
+    if counted.blocked_until is None:
+        raise AuthError("invalid", INVALID)
+    _refused(session, origin, user, at, {"blocked_until": counted.blocked_until.isoformat(),
+                                         "failures": counted.failures}, action="auth.throttled")
+    raise AuthError("throttled", throttle.message(counted.blocked_until - at))
+
+
+def _rehash(session: Session, user: User, password: str) -> None:
+    """Store the password's hash made with today's parameters, unless it changed meanwhile."""
+    seen = user.password_hash
+    session.refresh(user, with_for_update=True)
+    if user.password_hash == seen:
+        user.password_hash = hash_password(password)
+        session.flush()
+
+
+def _refused(session: Session, origin: Origin, user: User | None, at: datetime, after: dict[str, Any],
+             action: str = "auth.login_failed") -> None:
+    # The attempted name is never recorded: it is sometimes a password typed in the wrong box.
+    record_from(session, origin, action=action, object_type="user", object_id=user.id if user else None,
+                after=after, now=at)
 
 
 # --- web sessions ----------------------------------------------------------------

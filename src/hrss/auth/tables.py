@@ -1,4 +1,5 @@
-"""Store tables for accounts: users (用户), web sessions (会话) and API tokens (接口令牌).
+"""Store tables for accounts: users (用户), web sessions (会话), API tokens (接口令牌)
+and sign-in throttling (登录限流).
 
 Secrets are stored only as hashes: passwords as argon2id, session and API tokens as
 sha256 of the random token (the tokens carry 256 bits, so a fast hash suffices).
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hrss.db import Base
@@ -25,6 +26,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     password_changed_at: Mapped[datetime]
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Unused since sign-in throttling (LoginThrottle) replaced the account lock; kept so
+    # that no migration has to drop data.
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -68,3 +71,18 @@ class PasswordHistory(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     replaced_at: Mapped[datetime]
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins for one (user name as typed, client address) pair; see
+    hrss.auth.throttle. `key_digest` is sha256 of the normalised name, never the name
+    itself (people type passwords into the name box); the name need not be an account."""
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (UniqueConstraint("key_digest", "client_addr"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_digest: Mapped[str] = mapped_column(String(64))
+    client_addr: Mapped[str] = mapped_column(String(64))  # "" when unknown (the CLI)
+    failures: Mapped[int] = mapped_column(Integer)
+    blocked_until: Mapped[datetime | None]
+    last_failed_at: Mapped[datetime] = mapped_column(index=True)

@@ -22,8 +22,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from hrss.audit.service import ACTION_LABELS, count_events, local_time, verify
+from hrss.audit.service import ACTION_LABELS, count_events, local_time, utcnow, verify
 from hrss.audit.tables import AuditEvent
+from hrss.auth import throttle
 from hrss.auth.roles import ROLE_LABELS, SCOPED_ROLES, Action, Role
 from hrss.auth.service import (
     AccountError,
@@ -226,8 +227,9 @@ def _users_page(request: Request, lang: str, me: Principal, *, errors: list[str]
                 form: dict[str, str] | None = None, status: int = 200) -> Response:
     with request.app.state.sessions() as session:
         users = list_users(session)
+        blocks = throttle.latest_blocks(session, [u.username for u in users], utcnow())
     return _render(request, "admin_users.html", lang, me, {
-        "users": users, "errors": errors or [], "form": form or {}, **_choices(request)}, status)
+        "users": users, "blocks": blocks, "errors": errors or [], "form": form or {}, **_choices(request)}, status)
 
 
 def _user_page(request: Request, lang: str, me: Principal, username: str, *, secret: tuple[str, str] | None = None,
@@ -237,8 +239,9 @@ def _user_page(request: Request, lang: str, me: Principal, username: str, *, sec
         if target is None:
             raise _unknown("unknown_user", username)
         tokens = list_api_tokens(session, target)
+        blocks = throttle.running_blocks(session, target.username, utcnow())
     return _render(request, "admin_user.html", lang, me, {
-        "u": target, "tokens": tokens, "secret": secret, "errors": errors or [],
+        "u": target, "tokens": tokens, "blocks": blocks, "secret": secret, "errors": errors or [],
         "done": request.query_params.get("done") == "1", **_choices(request)}, status)
 
 
