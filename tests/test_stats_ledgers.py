@@ -14,9 +14,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import select
 from typer.testing import CliRunner
 
+from hrss.audit.tables import AuditEvent
 from hrss.cli import app
+from hrss.db import make_engine, session_factory
 from hrss.ledgers.sample import SAMPLE_FILE
 from hrss.ledgers.schema import LEDGERS
 from hrss.ledgers.synth import generate
@@ -288,6 +291,20 @@ def test_cli_compute_evaluate_reconcile_report(cli_env: str, small: Path, tmp_pa
 
     text = "\n".join(p.text for p in Document(str(next(out.glob("*.docx")))).paragraphs)
     assert "数据会审" in text
+    assert "样本推算" in text  # the computed side is an estimate from a sample, and the briefing says so
+    # every write of the command line is an audit event
+    engine = make_engine(cli_env)
+    try:
+        with session_factory(engine)() as session:
+            events = list(session.scalars(select(AuditEvent).order_by(AuditEvent.id)))
+    finally:
+        engine.dispose()
+    assert [e.action for e in events] == ["demo.loaded", "stats.computed", "stats.computed", "report.generated"]
+    computed = json.loads(events[1].after or "")
+    assert (computed["first"], computed["last"], computed["engine"], computed["incremental"]) == ("2021-01", "2025-12", "duckdb", False)
+    assert computed["indicators"] == 20 and computed["stored"] > 0
+    assert json.loads(events[2].after or "")["first"] == "2025-12"
+    assert all(e.user_name.startswith("cli:") for e in events)
 
 
 def test_missing_register_is_an_error(plan, tmp_path: Path):

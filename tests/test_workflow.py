@@ -316,6 +316,26 @@ def test_a_statistician_who_submitted_cannot_approve(app_url: str) -> None:
     stat.__exit__(None, None, None)
 
 
+def test_figures_typed_by_a_reviewer_and_saved_again_by_a_colleague_are_still_not_theirs_to_approve(
+        app_url: str) -> None:
+    # tongji types 12 for the city; the city's operator opens the form and saves it again
+    # unchanged, then submits. The last saver is now shiji, but the figures are tongji's.
+    city, stat, stat2 = _client(app_url, "shiji"), _client(app_url, "tongji"), _client(app_url, "tongji2")
+    assert _post_entry(stat, {"I14": "12"}, org="徐州市").status_code == 303
+    form = city.get("/entry", params={"org": "徐州市", "period": "2024-03"})
+    assert re.search(r'name="value__I14"[^>]*value="12"', form.text)
+    assert _post_entry(city, {"I14": "12"}, org="徐州市").status_code == 303
+    assert _post_entry(city, {"I14": "12"}, action="submit", org="徐州市").status_code == 303
+    sub_id = re.search(r'href="/review/(\d+)"', stat.get("/review").text).group(1)
+    refused = _decide(stat, sub_id, "approve")
+    assert refused.status_code == 403 and "四眼原则" in refused.text
+    assert _actual(stat, "I14", "徐州市", "2024-03") is None
+    assert _decide(stat2, sub_id, "approve").status_code == 303
+    assert _actual(stat, "I14", "徐州市", "2024-03") == pytest.approx(12)
+    for c in (city, stat, stat2):
+        c.__exit__(None, None, None)
+
+
 def test_the_operators_comment_and_the_reviewers_are_a_thread(app_url: str) -> None:
     op, stat = _client(app_url, "peixian"), _client(app_url, "tongji")
     # a refused submit (R02 wants a comment for a jump; R01 caps the month) keeps what was typed
@@ -410,5 +430,112 @@ def test_the_form_accepts_what_the_indicator_allows_and_speaks_the_operators_uni
     i04 = re.search(r'<tr data-indicator="I04"[^>]*>.*?</tr>', review, re.S).group(0)
     assert "missing" in i04 and "未报" in i04 and "flagged" not in i04
     assert re.search(r'id="missing-note">本次报送有 \d+ 项指标未报', review)
+    # the English page says the same in English, units included
+    review_en = stat.get(f"/review/{sub_id}", params={"lang": "en"}).text
+    i01 = re.search(r'<tr data-indicator="I01"[^>]*>.*?</tr>', review_en, re.S).group(0)
+    assert "this month 300 persons, last month 29 persons, a change of 934.5%" in i01 and "本月" not in i01
     for c in (op, stat):
         c.__exit__(None, None, None)
+
+
+def test_the_thread_migration_rebuilds_each_step_from_the_audit_trail(app_url: str) -> None:
+    # A history made with today's code: tongji types, the operator saves again and submits,
+    # tongji2 returns it, the operator submits again, tongji2 approves. Going back to the
+    # schema before the thread (0005) and up again must give the same thread, authors and
+    # roles included, and the same saved_by / submitted_by: migration 0006 reads them from
+    # the audit trail instead of guessing from the submission's last actor.
+    from alembic import command
+
+    from hrss.db import alembic_config, upgrade
+
+    engine = make_engine(app_url)
+    plan = prepare_store(engine)
+    period, peixian = wf.monthly_period("2024-03"), plan.org_unit("沛县")
+    with transaction(engine) as s:
+        who = {name: Origin(user=get_user(s, name)) for name in ("tongji", "peixian", "tongji2")}
+        wf.save(s, plan, peixian, period, {"I01": "300", "I04": "120"}, version=None, origin=who["tongji"])
+        wf.save(s, plan, peixian, period, {"I01": "300", "I04": "120"}, version=None, origin=who["peixian"])
+        wf.submit(s, plan, peixian, period, version=None, comment="春季招聘会", rules=[], origin=who["peixian"])
+        sub = wf.get_submission(s, plan, "沛县", "2024-03")
+        wf.decide(s, plan, sub, "return", version=None, comment="请核实", origin=who["tongji2"])
+        wf.submit(s, plan, peixian, period, version=None, comment="已核实", rules=[], origin=who["peixian"])
+        wf.decide(s, plan, sub, "approve", version=None, comment="同意", origin=who["tongji2"])
+    def state() -> tuple[list[tuple[str, str, str, str]], tuple[str | None, str | None]]:
+        with transaction(engine) as s:
+            sub = wf.get_submission(s, plan, "沛县", "2024-03")
+            steps = [(c.action, c.author, c.author_role, c.text) for c in wf.thread(s, sub)]
+            return steps, (sub.saved_by, sub.submitted_by)
+    before = state()
+    assert before == ([("submitted", "peixian", "district_operator", "春季招聘会"),
+                       ("returned", "tongji2", "city_statistician", "请核实"),
+                       ("submitted", "peixian", "district_operator", "已核实"),
+                       ("approved", "tongji2", "city_statistician", "同意")], ("peixian", "peixian"))
+    command.downgrade(alembic_config(engine), "0005")
+    upgrade(engine)
+    assert state() == before
+    engine.dispose()
+
+
+def test_a_form_saved_back_unchanged_keeps_every_digit_of_the_counted_figures(app_url: str) -> None:
+    # Imported at full precision: 城镇登记失业率 1.8456 % (the form's % shows 2 places, 1.85)
+    # and 新增取得职业资格证书 1.23456 万人次 (typed in 万人次, shown with 4 places: 1.2346).
+    _import(app_url, [("I02", "徐州市", "2024-03", 1.8456), ("I12", "徐州市", "2024-03", 1.23456)])
+    city = _client(app_url, "shiji")
+    form = city.get("/entry", params={"org": "徐州市", "period": "2024-03"})
+    assert re.search(r'name="value__I02"[^>]*value="1.8456"', form.text)
+    assert re.search(r'name="value__I12"[^>]*value="1.23456"', form.text)
+    # opened and saved again without a change: the draft holds the same figures, digit for digit
+    values = dict(re.findall(r'name="value__(I\d+)"[^>]*value="([^"]*)"', form.text))
+    assert _post_entry(city, values, org="徐州市").status_code == 303
+    engine = make_engine(app_url)
+    plan = prepare_store(engine)
+    with transaction(engine) as s:
+        sub = wf.get_submission(s, plan, "徐州市", "2024-03")
+        pending = wf.pending_values(s, sub)
+        assert pending["I02"].value == pytest.approx(1.8456, abs=1e-12)
+        assert pending["I12"].value == pytest.approx(1.23456, abs=1e-12)
+        saved = s.execute(select(AuditEvent).where(AuditEvent.action == "value.saved")).scalars().one()
+        assert '"I02": "1.8456%"' in saved.after and '"I12": "1.23456 万人次"' in saved.after
+    engine.dispose()
+    city.__exit__(None, None, None)
+
+
+def test_an_upload_that_finds_every_upload_slot_busy_is_told_to_try_again(
+        app_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import anyio
+
+    from hrss.web import entry
+
+    monkeypatch.setattr(entry, "UPLOAD_WAIT_SECONDS", 0.2)
+    op = _client(app_url, "peixian")
+    import io
+
+    import openpyxl
+
+    wb = openpyxl.load_workbook(io.BytesIO(op.get("/entry/template.xlsx", params={"org": "沛县", "period": "2024-05"}).content))
+    ws = wb["填报"]
+    ws.cell(next(r for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value == "I01"), 6).value = 280
+    buf = io.BytesIO()
+    wb.save(buf)
+    template = buf.getvalue()
+
+    def upload():
+        form = op.get("/entry", params={"org": "沛县", "period": "2024-05"})
+        return op.post("/entry/upload", data={"csrf_token": _token(form.text), "org": "沛县", "period": "2024-05",
+                                              "version": _version(form.text)},
+                       files={"file": ("沛县.xlsx", template, "application/octet-stream")}, follow_redirects=False)
+
+    # both upload slots held (as two long uploads would hold them): the third waits 0.2 s, then 503
+    slots = anyio.CapacityLimiter(entry.UPLOAD_WORKERS)
+    op.app.state.upload_limiter = slots
+    holders = [object() for _ in range(entry.UPLOAD_WORKERS)]
+    for h in holders:
+        op.portal.call(slots.acquire_on_behalf_of, h)
+    busy = upload()
+    assert busy.status_code == 503 and "正在处理其他上传" in busy.text
+    assert "未填报" in op.get("/entry", params={"org": "沛县", "period": "2024-05"}).text  # nothing stored
+    # a slot freed: the same file goes through
+    op.portal.call(slots.release_on_behalf_of, holders[0])
+    assert upload().status_code == 303
+    assert slots.borrowed_tokens == entry.UPLOAD_WORKERS - 1  # its slot given back
+    op.__exit__(None, None, None)

@@ -340,6 +340,7 @@ def report_cmd(
     from hrss.monitoring.demo import is_simulated
     from hrss.monitoring.service import load_values
     from hrss.reports.build import KINDS, ReportError, write_reports
+    from hrss.stats.service import computed_from_sample
 
     if kind not in KINDS:
         raise typer.BadParameter(" | ".join(KINDS), param_hint="--kind")
@@ -350,6 +351,7 @@ def report_cmd(
         values = load_values(session, plan, source)
         simulated = is_simulated(session, plan)
         reconciliation = _reconciliation(session, plan, month, c.settings) if kind == "monthly" else None
+        sampled = reconciliation is not None and computed_from_sample(session, plan)
     target = out_dir or c.settings.report_dir
     try:
         with Progress(console=err, transient=True) as progress:
@@ -357,10 +359,15 @@ def report_cmd(
             files = write_reports(
                 plan, values, kind=kind, as_of=month, out_dir=target, thresholds=c.settings.thresholds,
                 simulated=simulated, progress=lambda label: progress.update(task, description=label),
-                reconciliation=reconciliation,
+                reconciliation=reconciliation, sampled=sampled,
             )
     except ReportError as exc:
         _fail(str(exc))
+    from hrss.db import transaction
+
+    with transaction(c.engine) as session:  # as the web's 生成报告: exports are traceable
+        _audit(session, "report.generated", "report", files.docx.stem[:64], {
+            "kind": kind, "as_of": as_of, "source": source, "files": [files.docx.name, files.xlsx.name]})
     out.print(f"Word 报告 (report): {files.docx.resolve()}", soft_wrap=True)
     out.print(f"Excel 报告 (workbook): {files.xlsx.resolve()}", soft_wrap=True)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from hrss.plan.model import Aggregation, Indicator
-from hrss.plan.units import shown
+from hrss.plan.units import shown, shown_en
 
 OPERATORS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
 KINDS = {
@@ -42,7 +42,8 @@ class Rule:
 class Finding:
     rule: Rule
     indicator: str
-    message: str
+    message: str  # Chinese, the rule's English name after it
+    message_en: str = ""  # for English pages
 
     @property
     def severity(self) -> str:
@@ -63,7 +64,8 @@ def load_rules(path: Path | None = None) -> list[Rule]:
     return rules
 
 
-BOUND_WORDS = {"<=": "上限", "<": "须小于", ">=": "下限", ">": "须大于"}
+BOUND_WORDS = {"<=": ("上限", "at most"), "<": ("须小于", "less than"), ">=": ("下限", "at least"),
+               ">": ("须大于", "more than")}
 
 
 def check(
@@ -96,9 +98,14 @@ def check(
             right = rule.factor
         if OPERATORS[rule.operator](left, right):
             continue
+        zh_bound, en_bound = BOUND_WORDS[rule.operator]
         if rule.left == "value":
-            facts = f"本月 {shown(value, unit)}，{BOUND_WORDS[rule.operator]} {shown(right, unit)}"
+            facts = f"本月 {shown(value, unit)}，{zh_bound} {shown(right, unit)}"
+            facts_en = f"this month {shown_en(value, unit)}, {en_bound} {shown_en(right, unit)}"
         else:
             facts = f"本月 {shown(value, unit)}，上月 {shown(previous or 0.0, unit)}，变动 {left * 100:.1f}%"
-        out.append(Finding(rule, ind.code, f"{ind.name}：{rule.name}：{facts} ({rule.name_en})"))
+            facts_en = (f"this month {shown_en(value, unit)}, last month {shown_en(previous or 0.0, unit)}, "
+                        f"a change of {left * 100:.1f}%")
+        out.append(Finding(rule, ind.code, f"{ind.name}：{rule.name}：{facts} ({rule.name_en})",
+                           f"{ind.name_en or ind.name}: {rule.name_en}: {facts_en}"))
     return out

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hrss.audit.service import Origin, record_from
+from hrss.audit.tables import AuditEvent
 from hrss.monitoring.periods import Period, month, parse_period
 from hrss.monitoring.rules import Finding, Rule, check
 from hrss.monitoring.tables import PendingValue, Submission, SubmissionComment, ValueRecord
@@ -34,8 +35,8 @@ from hrss.monitoring.values import (
     validate_rows,
 )
 from hrss.plan.model import Indicator, OrgUnit, Plan
-from hrss.plan.targets import has_target, reporting_unit, unit_target
-from hrss.plan.units import factor, shown, tidy
+from hrss.plan.targets import has_target, in_typed_unit, typed_unit, unit_target
+from hrss.plan.units import exact_shown, exact_text
 
 STATUS_LABELS = {"draft": "草稿", "submitted": "待审核", "approved": "已审核", "returned": "已退回"}
 EDITABLE = ("draft", "returned")
@@ -75,6 +76,11 @@ class EntryRow:
     counted: float | None = None  # what counts now for this month (已计入值)
 
     @property
+    def text(self) -> str:
+        """The figure as a form shows it to be typed over: every digit, "" when none."""
+        return "" if self.value is None else exact_text(self.value, self.unit)
+
+    @property
     def changed(self) -> bool:
         """The submission's figure differs from the one counted now."""
         if self.value is None or self.counted is None:
@@ -102,11 +108,6 @@ def reporting_indicators(plan: Plan, unit: OrgUnit) -> list[Indicator]:
     if unit.kind == "city":
         return [i for i in plan.indicators if plan.decomposition_for(i.code) is None]
     return [i for i in plan.indicators if has_target(plan, i, unit)]
-
-
-def typed_unit(plan: Plan, ind: Indicator) -> str:
-    """The unit an operator types a figure in: the annex table's (人), a rate's own (%)."""
-    return ind.unit if ind.is_rate else reporting_unit(plan, ind)
 
 
 def monthly_period(raw: str) -> Period:
@@ -152,13 +153,11 @@ def entry_rows(session: Session, plan: Plan, unit: OrgUnit, period: Period) -> l
     previous = _stored(session, plan, unit.name, _previous_month(period))
     rows = []
     for ind in reporting_indicators(plan, unit):
-        typed_in = typed_unit(plan, ind)
-        f = factor(ind.unit, typed_in)
         cur, prev, now_counted = own.get(ind.code), previous.get(ind.code), counted.get(ind.code)
+        typed = [None if v is None else in_typed_unit(plan, ind, v.value) for v in (cur, prev, now_counted)]
         rows.append(EntryRow(
-            ind, typed_in, tidy(cur.value * f, typed_in) if cur else None, tidy(prev.value * f, typed_in) if prev else None,
-            cur.numerator if cur else None, cur.denominator if cur else None,
-            tidy(now_counted.value * f, typed_in) if now_counted else None,
+            ind, typed_unit(plan, ind), typed[0], typed[1],
+            cur.numerator if cur else None, cur.denominator if cur else None, typed[2],
         ))
     return rows
 
@@ -209,9 +208,9 @@ def save(
     if sub is not None and version is not None and sub.version != version:
         rows = {r.indicator.code: r for r in entry_rows(session, plan, unit, period)}
         clashes = [
-            Clash(code, text, "" if rows[code].value is None else f"{rows[code].value:g}")
+            Clash(code, text, rows[code].text)
             for code, text in entries.items()
-            if code in rows and text.strip() != ("" if rows[code].value is None else f"{rows[code].value:g}")
+            if code in rows and text.strip() != rows[code].text
         ]
         raise Conflict(clashes)
     allowed = {i.code for i in reporting_indicators(plan, unit)}
@@ -292,10 +291,9 @@ def run_rules(session: Session, plan: Plan, unit: OrgUnit, period: Period, rules
         ind = plan.indicator(code)
         target = unit_target(plan, ind, unit)
         annual = target.annual.get(period.year) if target else None
-        typed_in = typed_unit(plan, ind)
-        f = factor(ind.unit, typed_in)
-        before = previous[code].value * f if code in previous else None
-        out += check(rules, ind, v.value * f, previous=before, annual_target=annual * f if annual else None, unit=typed_in)
+        before = in_typed_unit(plan, ind, previous[code].value) if code in previous else None
+        out += check(rules, ind, in_typed_unit(plan, ind, v.value), previous=before,
+                     annual_target=in_typed_unit(plan, ind, annual) if annual else None, unit=typed_unit(plan, ind))
     return out
 
 
@@ -337,7 +335,7 @@ def decide(session: Session, plan: Plan, sub: Submission, action: str, *, versio
         raise WorkflowError(f"当前状态为「{STATUS_LABELS[sub.status]}」，不能执行此操作 (not allowed in state {sub.status})", 409)
     if action in ("return", "reopen") and not comment.strip():
         raise WorkflowError("退回须填写意见 (a comment is required to return)", 422)
-    if action == "approve" and _actor(origin) in (sub.saved_by, sub.submitted_by):
+    if action == "approve" and _actor(origin) in editors(session, sub):
         raise WorkflowError("四眼原则：填报或报送本期数据的账户不能审核通过，请由另一位审核员审核 "
                             "(four eyes: the account that entered or submitted these figures cannot approve them)", 403)
     before = sub.status
@@ -348,6 +346,21 @@ def decide(session: Session, plan: Plan, sub: Submission, action: str, *, versio
         counted = _count(session, plan, sub)
     record_from(session, origin, action=f"submission.{action}", object_type="submission", object_id=sub.id,
                 before={"status": before}, after={"status": target, "comment": comment.strip(), **({"counted": as_typed(plan, counted)} if counted else {})})
+
+
+def editors(session: Session, sub: Submission) -> set[str]:
+    """Every account that ever saved or handed in figures of this submission, in any round.
+
+    None of them may approve it (四眼原则). Not only the last saver: an account that types
+    the figures, has a colleague save them again unchanged and then approves them would
+    otherwise have approved its own figures. The audit trail is the record of who did what
+    (append-only, written in the same transaction as each step), so it also covers
+    submissions from before `saved_by` and `submitted_by` existed."""
+    q = (select(AuditEvent.user_name).distinct()
+         .where(AuditEvent.object_type == "submission", AuditEvent.object_id == str(sub.id),
+                AuditEvent.action.in_(("value.saved", "submission.submitted"))))
+    found = set(session.execute(q).scalars())
+    return found | {name for name in (sub.saved_by, sub.submitted_by) if name}
 
 
 def _comment(session: Session, sub: Submission, action: str, text: str, origin: Origin) -> None:
@@ -377,12 +390,13 @@ def _count(session: Session, plan: Plan, sub: Submission) -> dict[str, float]:
 
 
 def as_typed(plan: Plan, values: dict[str, float]) -> dict[str, str]:
-    """Figures (表2 unit) as the operator typed them, for the audit log: {"I01": "3100 人"}."""
+    """Figures (表2 unit) as the operator typed them, every digit kept, for the audit log:
+    {"I01": "3100 人", "I07": "95.456%"}."""
     out = {}
     for code, v in values.items():
         ind = plan.indicator(code)
         unit = typed_unit(plan, ind)
-        out[code] = shown(v * factor(ind.unit, unit), unit)
+        out[code] = exact_shown(in_typed_unit(plan, ind, v), unit)
     return out
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hrss.plan.model import Indicator, OrgUnit, Plan, TargetKind
-from hrss.plan.units import factor
+from hrss.plan.units import exact_text, factor
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,19 @@ def reporting_unit(plan: Plan, ind: Indicator) -> str:
     """The unit values arrive in when none is given: the annex table's, else the 表2 unit."""
     dec = plan.decomposition_for(ind.code)
     return dec.unit if dec else ind.unit
+
+
+def typed_unit(plan: Plan, ind: Indicator) -> str:
+    """The unit an operator types a figure in: the annex table's (人), a rate's own (%)."""
+    return ind.unit if ind.is_rate else reporting_unit(plan, ind)
+
+
+def in_typed_unit(plan: Plan, ind: Indicator, value: float) -> float:
+    """value (表2 unit) in the unit operators type it in, float noise trimmed but no digit
+    it holds dropped: 1.0104 万人 → 10104 人, 95.456 % stays 95.456 (a form prefilled with
+    a rounded figure would store the rounding when saved back)."""
+    unit = typed_unit(plan, ind)
+    return float(exact_text(value * factor(ind.unit, unit), unit))
 
 
 def has_target(plan: Plan, ind: Indicator, unit: OrgUnit) -> bool:

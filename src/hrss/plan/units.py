@@ -18,6 +18,12 @@ UNITS: dict[str, tuple[str, float]] = {
     "%": ("percent", 1.0),
 }
 
+# how English pages and messages name each unit
+UNIT_EN: dict[str, str] = {
+    "万人": "10k persons", "人": "persons", "万人次": "10k person-times", "人次": "person-times",
+    "万元": "10k yuan", "亿元": "100m yuan", "元": "yuan", "场次": "events", "场": "events", "家": "organisations",
+    "个": "items", "%": "%",
+}
 
 # units that count whole things: a figure in one of them is a whole number
 WHOLE_UNITS = frozenset({"人", "人次", "场次", "场", "家", "个"})
@@ -44,10 +50,37 @@ def number_text(value: float, unit: str) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+# Digits beyond a unit's own that a stored figure keeps when it is written back as text:
+# enough for any figure typed or imported, few enough to drop float noise (0.1 + 0.2).
+EXTRA_DIGITS = 6
+
+
+def exact_text(value: float, unit: str) -> str:
+    """Every digit value holds in unit, float noise trimmed, for text that is read back
+    (a form's prefilled input, the audit log): 95.456 % → '95.456', where number_text
+    gives '95.46'; 1.01039999999 万人 in 人 → '10104'."""
+    places = decimals(unit) + EXTRA_DIGITS
+    text = f"{round(value, places) + 0.0:.{places}f}"
+    return text.rstrip("0").rstrip(".")
+
+
 def shown(value: float, unit: str) -> str:
     """value as an operator reads it in unit: '3100 人', '1.0104 万人', '95.5%'."""
-    text = number_text(value, unit)
-    return f"{text}{unit}" if unit == "%" else f"{text} {unit}"
+    return _with_unit(number_text(value, unit), unit)
+
+
+def exact_shown(value: float, unit: str) -> str:
+    """value with every digit it holds and its unit: '95.456%', '3100 人'."""
+    return _with_unit(exact_text(value, unit), unit)
+
+
+def shown_en(value: float, unit: str) -> str:
+    """shown, with the unit in English: '3100 persons', '95.5%'."""
+    return _with_unit(number_text(value, unit), unit, UNIT_EN.get(unit, unit))
+
+
+def _with_unit(text: str, unit: str, word: str | None = None) -> str:
+    return f"{text}{unit}" if unit == "%" else f"{text} {word or unit}"
 
 
 class UnitError(ValueError):

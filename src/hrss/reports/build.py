@@ -49,6 +49,7 @@ def collect(
     simulated: bool = False,
     progress: Progress | None = None,
     reconciliation: list[Any] | None = None,
+    sampled: bool = False,
 ) -> ReportData:
     """Evaluate every indicator × org unit at as_of, and the city month by month up to it."""
     if kind not in KIND_NAMES:
@@ -67,7 +68,7 @@ def collect(
     for ind in plan.indicators:
         series = {m: evaluator.evaluate(ind, evaluator.city, m) for m in range(start, as_of + 1)}
         history[ind.code] = {m: e for m, e in series.items() if e is not None}
-    return ReportData(plan, kind, as_of, evaluations, history, simulated, evaluator.t, reconciliation or [])
+    return ReportData(plan, kind, as_of, evaluations, history, simulated, evaluator.t, reconciliation or [], sampled)
 
 
 def report_stem(plan: Plan, kind: str, as_of: int) -> str:
@@ -89,11 +90,12 @@ def write_reports(
     simulated: bool = False,
     progress: Progress | None = None,
     reconciliation: list[Any] | None = None,
+    sampled: bool = False,
 ) -> ReportFiles:
     """Write the Word report and its Excel companion into out_dir; returns both paths."""
     say = progress or _quiet
     data = collect(plan, values, kind=kind, as_of=as_of, thresholds=thresholds, simulated=simulated, progress=say,
-                   reconciliation=reconciliation)
+                   reconciliation=reconciliation, sampled=sampled)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = report_stem(plan, kind, as_of)
     docx_path = write_docx(data, out_dir / f"{stem}.docx", progress=say)

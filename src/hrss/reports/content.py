@@ -92,6 +92,8 @@ class ReportData:
     thresholds: StatusThresholds = field(default_factory=StatusThresholds)
     # reported vs computed (数据会审, hrss.stats.service.Reconciliation), for the monthly briefing
     reconciliation: list[Any] = field(default_factory=list)
+    # the computed side of 数据会审 was estimated from a sample of the ledgers (样本推算)
+    sampled: bool = False
 
     @property
     def city(self) -> str:

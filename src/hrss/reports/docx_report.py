@@ -326,6 +326,9 @@ class _Writer:
         self.para(f"本期对{len({r.indicator for r in rows})}项可由实名制台账自动统计的指标、{len(rows)}个“指标—地区”"
                   f"进行了比对，差异超出容差的{len(flagged)}个"
                   + ("，请相关地区核实填报数据或台账记录。" if flagged else "，填报数与台账统计一致。"))
+        if self.data.sampled:
+            self.para("注：本期实名制台账为全市记录的抽样，实名制统计数按抽样比例放大推算（样本推算），"
+                      "与填报数的小幅差异可能来自抽样误差，容差内的差异不予列出。")
         if flagged:
             self.table("数据会审差异清单", ["序号", "指标", "地区", "比对口径", "填报", "实名制统计", "差异", "差异率"],
                        [[str(i), f"{r.indicator} {r.name}", r.org_unit, r.basis, c.num(r.reported, r.unit),

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request, UploadFile
+import anyio
+from fastapi import APIRouter, FastAPI, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from hrss.audit.service import record_from
 from hrss.auth.roles import can
@@ -25,6 +25,21 @@ from hrss.web.security import PageUser, Principal, check_csrf, require
 
 router = APIRouter(include_in_schema=False)
 Text = Annotated[str, Form(max_length=1000)]
+
+# Uploads are parsed in threads of their own budget, not the pool every page's database
+# work shares: a burst of hostile files can hold at most UPLOAD_WORKERS threads (each for
+# at most the template's time budget), and an upload that finds them busy for
+# UPLOAD_WAIT_SECONDS is told to try again instead of queueing with its session open.
+UPLOAD_WORKERS = 2
+UPLOAD_WAIT_SECONDS = 5.0
+BUSY = "正在处理其他上传，请稍后再试 (other uploads are being processed: try again shortly)"
+
+
+def _upload_limiter(app: FastAPI) -> anyio.CapacityLimiter:
+    limiter = getattr(app.state, "upload_limiter", None)
+    if limiter is None:  # made on first use, inside the event loop it belongs to
+        limiter = app.state.upload_limiter = anyio.CapacityLimiter(UPLOAD_WORKERS)
+    return limiter
 
 
 def _unit(plan: Plan, me: Principal, org: str | None) -> OrgUnit:
@@ -138,11 +153,20 @@ async def entry_upload(request: Request, plan: PlanDep, lang: LangDep, me: PageU
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "upload.xlsx"
             path.write_bytes(data)
+            limiter = _upload_limiter(request.app)
+            try:
+                with anyio.fail_after(UPLOAD_WAIT_SECONDS):
+                    await limiter.acquire()
+            except TimeoutError:
+                return _entry_page(request, lang, me, session, plan, unit, the_period, message=BUSY, status=503)
             try:  # parsed in a worker thread, within the template's limits: the event loop keeps serving
-                checked = await run_in_threadpool(read_upload, plan, unit, the_period, path, name,
-                                                  rows=len(wf.reporting_indicators(plan, unit)))
+                checked = await anyio.to_thread.run_sync(
+                    lambda: read_upload(plan, unit, the_period, path, name, rows=len(wf.reporting_indicators(plan, unit))),
+                    limiter=anyio.CapacityLimiter(1))  # its own thread: the slot above is the budget
             except InputFileError as exc:
                 return _entry_page(request, lang, me, session, plan, unit, the_period, message=str(exc), status=400)
+            finally:
+                limiter.release()
         try:
             with session.begin():
                 result = wf.store_draft(session, plan, unit, the_period, checked, version=_int(version), origin=me.origin())

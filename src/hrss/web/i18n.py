@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from hrss.monitoring.evaluation import STATUS_EN
+from hrss.plan.units import UNIT_EN
 
 LANGS = ("zh", "en")
 
@@ -138,9 +139,7 @@ def measure_help(kind: str, lang: str) -> str:
 TERMS_EN: dict[str, str] = {
     **{str(k): v for k, v in STATUS_EN.items()},
     "能够完成": "on course to be met", "存在风险": "at risk", "难以完成": "unlikely to be met",
-    "万人": "10k persons", "人": "persons", "万人次": "10k person-times", "人次": "person-times",
-    "万元": "10k yuan", "亿元": "100m yuan", "元": "yuan", "场次": "events", "场": "events", "家": "organisations",
-    "个": "items", "%": "%",
+    **UNIT_EN,
     "草稿": "Draft", "待审核": "Awaiting review", "已审核": "Approved", "已退回": "Returned", "未填报": "Not entered",
     "已导入": "Imported", "未报送": "Not reported", "未到期": "Not due yet",
     "已达到": "Achieved", "未达到": "Not achieved", "业务佐证": "Evidence from the business division",
