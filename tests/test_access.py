@@ -219,10 +219,9 @@ EXPECTATIONS: dict[tuple[str, str], list[Case]] = {
     ("GET", "/api/v1/indicators/{code}"): [Case(SIGNED_IN, lambda c, u: {"url": "/api/v1/indicators/I01"})],
     ("GET", "/api/v1/indicators/{code}/evaluation.csv"): [Case(EXPORT, lambda c, u: {
         "url": "/api/v1/indicators/I01/evaluation.csv"})],
-    # the API documentation and static files: public
-    ("GET", "/openapi.json"): [Case(PUBLIC, lambda c, u: {"url": "/openapi.json"})],
-    ("GET", "/api/docs"): [Case(PUBLIC, lambda c, u: {"url": "/api/docs"})],
-    ("GET", "/docs/oauth2-redirect"): [Case(PUBLIC, lambda c, u: {"url": "/docs/oauth2-redirect"})],
+    # the API documentation (api.docs_router): everyone signed in; static files: public
+    ("GET", "/openapi.json"): [Case(SIGNED_IN, lambda c, u: {"url": "/openapi.json"})],
+    ("GET", "/api/docs"): [Case(SIGNED_IN, lambda c, u: {"url": "/api/docs"})],
     ("GET", "/static/{path}"): [Case(PUBLIC, lambda c, u: {"url": "/static/app.css"})],
     # account (account.py): the sign-in page is public, the password form needs a session
     ("GET", "/login"): [Case(PUBLIC, lambda c, u: {"url": "/login"})],

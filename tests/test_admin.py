@@ -214,3 +214,16 @@ def test_the_users_pages_show_sign_in_throttling_and_a_reset_clears_it(client: T
     one_time = shown_secret(reset, "one_time")
     assert re.search(r'<div id="throttled"><span>[^<]*</span>—</div>', reset.text)
     sign_in(client, "lingdao", one_time)
+
+
+def test_display_names_are_masked_on_the_admin_pages(client: TestClient) -> None:
+    sign_in(client, "admin")
+    page = client.get("/admin/users")
+    made = client.post("/admin/users", data={"username": "wangxm", "display_name": "王小明13812341234", "role": "leader",
+                                             "org_unit": "", "csrf_token": csrf(page)})
+    assert made.status_code == 200, made.text
+    assert "王小明138****1234" in made.text and "13812341234" not in made.text
+    for shown in (client.get("/admin/users").text, client.get("/admin/users/wangxm").text,
+                  client.get("/admin/audit", params={"action": "user.created"}).text,
+                  str(client.get("/api/v1/audit", params={"action": "user.created"}).json())):
+        assert "王小明138****1234" in shown and "13812341234" not in shown

@@ -33,7 +33,9 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesi
                               settings=conf, password="Xuzhou-2025-plan!")
         TOKEN["value"] = create_api_token(s, user, "schemathesis")
     engine.dispose()
-    yield schemathesis.openapi.from_asgi("/openapi.json", create_app(conf))
+    # the document is for signed-in users and token holders only
+    yield schemathesis.openapi.from_asgi("/openapi.json", create_app(conf),
+                                         headers={"Authorization": f"Bearer {TOKEN['value']}"})
 
 
 @pytest.mark.slow

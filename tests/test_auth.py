@@ -694,10 +694,12 @@ def test_user_cli(cli_env: str) -> None:
     assert again.exit_code == 1 and "用户名已存在" in again.output
     no_unit = runner.invoke(app, ["user", "create", "--username", "fx01", "--role", "district_operator"])
     assert no_unit.exit_code == 1 and "必须指定所属组织单位" in no_unit.output
-    result = runner.invoke(app, ["user", "create", "--username", "fx01", "--role", "district_operator", "--org-unit", "丰县"])
+    result = runner.invoke(app, ["user", "create", "--username", "fx01", "--role", "district_operator", "--org-unit", "丰县",
+                                 "--display-name", "李四13812341234"])
     assert result.exit_code == 0 and "丰县" in result.output
     listing = runner.invoke(app, ["user", "list"])
     assert listing.exit_code == 0, listing.output
+    assert "李四138****1234" in listing.output and "13812341234" not in listing.output  # masked, as on the web
     assert "王芳" in listing.output and "市级管理员" in listing.output and "填报员" in listing.output
     assert "须改密码" in listing.output and "argon2" not in listing.output and match.group(1) not in listing.output
     reset = runner.invoke(app, ["user", "reset-password", "admin"])

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 
 import docx
 import openpyxl
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
+from hrss.audit.tables import AuditEvent
 from hrss.cli import app
+from hrss.db import make_engine, session_factory
 
 runner = CliRunner()
 
@@ -36,6 +40,12 @@ def test_demo_then_final_report(cli_env: str, tmp_path: Path) -> None:
     wb = openpyxl.load_workbook(excel, read_only=True)
     assert "总体情况" in wb.sheetnames
     wb.close()
+    # both writes are audit events of the command line, as the web's are
+    assert _actions(cli_env) == ["demo.loaded", "report.generated"]
+    show = runner.invoke(app, ["audit", "show"])
+    assert "载入模拟数据 demo.loaded" in show.output and "生成报告 report.generated" in show.output
+    assert f"cli:{getpass.getuser()}" in show.output and word.name in show.output
+    assert "审计链校验通过 (audit chain verified): 2 条" in runner.invoke(app, ["audit", "verify"]).output
 
 
 @pytest.mark.slow
@@ -65,3 +75,13 @@ def test_report_refuses_bad_arguments(cli_env: str, tmp_path: Path) -> None:
     result = runner.invoke(app, ["report", "--kind", "final", "--as-of", "2019-12", "--out", str(tmp_path)])
     assert result.exit_code == 1
     assert list(tmp_path.glob("*.docx")) == []
+    assert _actions(cli_env) == []  # nothing written, nothing recorded
+
+
+def _actions(db_url: str) -> list[str]:
+    engine = make_engine(db_url)
+    try:
+        with session_factory(engine)() as session:
+            return list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+    finally:
+        engine.dispose()

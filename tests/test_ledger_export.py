@@ -6,6 +6,7 @@ import csv
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from hrss.audit.tables import AuditEvent
+from hrss.cells import FORMULA_TRIGGERS, safe_cell, safe_cell_sql
 from hrss.cli import app
 from hrss.db import make_engine, session_factory
 from hrss.ledgers.export import ExportError, export_ledger
@@ -90,3 +92,36 @@ def test_cli_audits_every_export(cli_env: str, folder: Path, tmp_path: Path) -> 
     assert [e.action for e in events] == ["ledger.export", "ledger.export.privileged"]
     assert '"reason": "劳动监察协查 2026-118"' in (events[1].after or "")
     assert '"rows": 3' in (events[0].after or "")
+
+
+FORMULAS = ['=HYPERLINK("http://x","点我")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-1+1", "\t=1"]
+
+
+@pytest.mark.parametrize("privileged", [False, True])
+def test_export_neutralises_formulas(tmp_path: Path, privileged: bool) -> None:
+    """Text cells that a spreadsheet would run are prefixed with ', masked or not; numbers stay numbers."""
+    rows = [{**ROWS[0], "person_id": n, "name": f, "education": f, "phone": f} for n, f in enumerate(FORMULAS, 1)]
+    rows.append({**ROWS[0], "person_id": -5, "education": "-5"})  # a negative number, and one as text
+    pq.write_table(pa.Table.from_pylist(rows, schema=arrow_schema(LEDGERS["persons"])), tmp_path / "persons.parquet")
+    out = tmp_path / "out.csv"
+    export_ledger(tmp_path, "persons", out, privileged=privileged)
+    got = read(out)
+    for row, formula in zip(got, FORMULAS, strict=False):
+        assert row["education"] == "'" + formula  # not personal: written in full, neutralised
+        assert not any(cell.startswith(FORMULA_TRIGGERS) for cell in row.values()), row  # masked (=*** …) or full
+        if privileged:
+            assert row["name"] == "'" + formula
+    assert got[-1]["person_id"] == "-5" and got[-1]["education"] == "-5"
+    assert got[-1]["hukou_unit"] == "320382"
+
+
+def test_the_sql_rule_is_the_python_rule() -> None:
+    cases = [*FORMULAS, "-5", "-3.25", "-", "- 5", "-5\n", "\r=1", "abc", "", "王**", "5", "'=1", "＝1"]
+    con = duckdb.connect()
+    try:
+        for case in cases:
+            got = con.execute(f"SELECT {safe_cell_sql('x')} FROM (SELECT ?::VARCHAR AS x)", [case]).fetchone()
+            assert got == (safe_cell(case),), case
+        assert con.execute(f"SELECT {safe_cell_sql('x')} FROM (SELECT NULL::VARCHAR AS x)").fetchone() == (None,)
+    finally:
+        con.close()

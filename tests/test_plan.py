@@ -279,6 +279,21 @@ def test_import_text_loads_another_plan_in_the_same_style(tmp_path: Path, cli_en
     assert check_plan(other) == []  # annex 合计 40000 人 = 表2 target [4] 万人
 
 
+def test_import_text_load_is_audited(tmp_path: Path, cli_env: str) -> None:
+    source = tmp_path / "other.txt"
+    source.write_text(OTHER_PLAN, encoding="utf-8")
+    units = tmp_path / "units.yaml"
+    units.write_text(OTHER_UNITS, encoding="utf-8")
+    args = ["plan", "import-text", str(source), "--org-units", str(units), "--id", "demo-2026-2030",
+            "--out", str(tmp_path / "other.yaml"), "--load"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    show = runner.invoke(app, ["audit", "show"])
+    assert show.exit_code == 0, show.output
+    assert "载入规划 plan.loaded" in show.output and "plan#demo-2026-2030" in show.output and "other.txt" in show.output
+    assert "1 条" in runner.invoke(app, ["audit", "verify"]).output
+
+
 def test_import_text_flags_a_plan_whose_annex_disagrees(tmp_path: Path) -> None:
     bad = OTHER_PLAN.replace("乙区\t5000\t5000", "乙区\t5000\t5500")
     parsed = parse_plan_text(bad, org_units=[*_units(tmp_path)], commitments=[])

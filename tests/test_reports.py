@@ -241,9 +241,16 @@ def test_final_xlsx_sheets_and_targets(plan: Plan, final_files: dict[str, Any]) 
     assert any("模拟数据" in str(r[1]) for r in wb["说明"].iter_rows(values_only=True))
 
 
-@pytest.mark.parametrize("raw", ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"])
+@pytest.mark.parametrize("raw", ["=1+1", "+1", "-1+1", "-A1", "-", "@SUM(A1)", "\t=1", "\r=1",
+                                 '=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "@SUM(1+1)"])
 def test_safe_cell_neutralises_formulas(raw: str) -> None:
     assert safe_cell(raw) == "'" + raw
+
+
+def test_safe_cell_keeps_negative_numbers() -> None:
+    """A negative number stays a number; as text it is kept too: a spreadsheet reads "-5" as -5 (hrss.cells)."""
+    assert safe_cell(-5) == -5 and safe_cell(-3.25) == -3.25
+    assert safe_cell("-5") == "-5" and safe_cell("-3.25") == "-3.25"
 
 
 def test_safe_cell_leaves_plain_values() -> None:

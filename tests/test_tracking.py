@@ -266,3 +266,44 @@ def test_reports_generate_download_and_audit(demo: Clients) -> None:
     assert stat.post("/reports/generate", data=data).status_code == 200  # again: same files, replaced
     actions = _actions(demo.settings)
     assert actions.count("report.generated") == 2 and actions.count("report.downloaded") == 1
+
+
+def test_free_text_is_masked_on_pages_and_a_status_change_keeps_the_note(empty: Clients, plan: Plan) -> None:
+    """ID and mobile numbers in comments and evidence notes are masked for every role (no role
+    has a right to them); saving a note as the form showed it keeps the full note."""
+    raw_id, raw_phone = "320382198001010019", "13812341234"
+    engine = make_engine(empty.settings.database_url)
+    with transaction(engine) as s:
+        unit, period = plan.org_unit("沛县"), wf.monthly_period("2024-03")
+        result = wf.save(s, plan, unit, period, {"I01": "300", "I04": "120"}, version=None, origin=Origin(user_name="peixian"))
+        wf.submit(s, plan, unit, period, version=None, comment=f"联系人手机{raw_phone}，完成率38.03%",
+                  rules=load_rules(None), origin=Origin(user_name="peixian"))
+        wf.decide(s, plan, result.submission, "return", version=None, comment=f"身份证{raw_id}有误，请核对",
+                  origin=Origin(user_name="tongji"))
+        sub_id = result.submission.id
+    stat, auditor = empty("tongji"), empty("shenji")
+    review = stat.get(f"/review/{sub_id}")
+    assert review.status_code == 200, review.text
+    assert "138****1234" in review.text and "320382********0019" in review.text and "38.03%" in review.text
+    evidence = next(c.id for c in plan.commitments if c.indicator is None)
+    page = stat.get("/ledger")
+    note = f"培训名单见附件，联系人{raw_phone}（身份证{raw_id}），2025-12 完成"
+    assert stat.post(f"/ledger/{evidence}", data={"csrf_token": _token(page.text), "status": "进行中",
+                                                  "note": note}, follow_redirects=False).status_code == 303
+    for client in (stat, auditor):
+        shown = client.get("/ledger").text
+        assert "联系人138****1234（身份证320382********0019），2025-12 完成" in shown
+        assert raw_phone not in shown and raw_id not in shown
+    # the form showed the masked note; sent back unchanged with a new status, the full note is kept
+    textarea = re.search(rf'action="/ledger/{evidence}".*?<textarea[^>]*>([^<]*)</textarea>', stat.get("/ledger").text, re.S)
+    assert textarea and "138****1234" in textarea.group(1)
+    form = {"csrf_token": _token(page.text), "status": "已完成", "note": textarea.group(1).replace("&amp;", "&")}
+    assert stat.post(f"/ledger/{evidence}", data=form, follow_redirects=False).status_code == 303
+    with transaction(engine) as s:
+        kept = notes_for(s, plan.id)[evidence]
+        assert (kept.status, kept.note) == ("已完成", note)
+    audit = auditor.get("/admin/audit", params={"action": "commitment.noted"}).text
+    assert "138****1234" in audit and raw_phone not in audit and raw_id not in audit
+    events = auditor.get("/api/v1/audit").json()["events"]
+    assert raw_phone not in str(events) and raw_id not in str(events) and "320382********0019" in str(events)
+    engine.dispose()

@@ -78,6 +78,20 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def _audit(session: Any, action: str, object_type: str, object_id: str | int | None, after: dict[str, Any]) -> None:
+    """Record a command's change as an audit event in its transaction; the actor is the
+    command line and the OS user ('cli:<user>', 命令行), as for `hrss user …`."""
+    from hrss.audit.service import record_from
+    from hrss.auth.cli import cli_origin
+
+    record_from(session, cli_origin(), action=action, object_type=object_type, object_id=object_id, after=after)
+
+
+def _refuse_demo_in_production(settings: Settings) -> None:
+    if settings.environment == "production":
+        _fail("生产模式下不能载入模拟数据或演示账户 (no simulated data or demo accounts in production)", code=2)
+
+
 def _as_of(raw: str) -> int:
     from hrss.monitoring.periods import PeriodError, parse_as_of
 
@@ -203,6 +217,9 @@ def plan_import_text(
         upgrade(c.engine)
         with transaction(c.engine) as session:
             save_plan(session, plan)
+            _audit(session, "plan.loaded", "plan", plan.id, {
+                "file": file.name, "title": plan.title, "indicators": len(plan.indicators),
+                "decompositions": len(plan.decompositions), "commitments": len(plan.commitments)})
         out.print(f"已载入数据库 (loaded): {plan.id}")
 
 
@@ -222,6 +239,14 @@ def actuals_import(
     plan = c.ready()
     with transaction(c.engine) as session:
         result = import_file(session, plan, file)  # stores nothing when there is any error
+        if not result.errors:
+            from sqlalchemy import func, select
+
+            from hrss.monitoring.tables import ImportBatch
+
+            batch = session.execute(select(func.max(ImportBatch.id)).where(ImportBatch.plan_id == plan.id)).scalar_one()
+            _audit(session, "values.imported", "import_batch", batch, {
+                "file": file.name, "source": "reported", "stored": result.stored, "warnings": len(result.warnings)})
     for p in result.problems:
         (err if p.level == "error" else out).print(str(p), highlight=False)
     if result.more:
@@ -312,6 +337,7 @@ def demo_cmd(
     from hrss.monitoring.demo import SEED, build_demo, load_demo
 
     c = _ctx(ctx)
+    _refuse_demo_in_production(c.settings)
     plan = c.ready()
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("生成模拟数据 (generating)", total=len(plan.indicators))
@@ -322,6 +348,9 @@ def demo_cmd(
         values = build_demo(plan, seed if seed is not None else SEED, step)
     with transaction(c.engine) as session:
         stored = load_demo(session, plan, values, force=force)
+        if stored is not None:
+            _audit(session, "demo.loaded", "plan", plan.id,
+                   {"stored": stored, "seed": seed if seed is not None else SEED, "force": force})
     if stored is None:
         _fail("数据库中已有真实填报数据；如确需覆盖请加 --force (real reported data exists; use --force to replace it)")
     out.print(f"已载入模拟数据 (simulated data loaded, 模拟数据): {stored} 条, {plan.start_year}-01 至 {plan.end_year}-12")
@@ -394,9 +423,16 @@ def serve_cmd(
     workers: Annotated[int, typer.Option(min=1, max=32, help="工作进程数 (worker processes)")] = 1,
 ) -> None:
     """启动平台网站 (start the web platform)."""
+    from hrss.settings import ProductionSettingsError, check_production
     from hrss.web.server import serve
 
     c = _ctx(ctx)
+    if demo:
+        _refuse_demo_in_production(c.settings)
+    try:
+        check_production(c.settings)
+    except ProductionSettingsError as exc:
+        _fail(str(exc), code=2)
     plan = c.ready()
     if demo:
         from hrss.db import transaction
@@ -404,6 +440,8 @@ def serve_cmd(
 
         with transaction(c.engine) as session:
             stored = load_demo(session, plan, build_demo(plan))
+            if stored is not None:
+                _audit(session, "demo.loaded", "plan", plan.id, {"stored": stored, "via": "serve --demo"})
         if stored is None:
             err.print("[yellow]已有真实填报数据，未载入模拟数据 (real data present: simulated data not loaded)[/yellow]")
         else:

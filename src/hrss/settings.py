@@ -6,7 +6,7 @@ The documentation page docs/SETTINGS.md is checked against this list by a test.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +22,12 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="HRSS_", extra="ignore")
 
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        description="development (the embedded defaults: SQLite and files under ./var) or production: "
+        "then the platform refuses to start, and `demo` / `serve --demo` refuse to run, while a setting "
+        "still has its development default (see docs/OPERATIONS.md, 生产部署).",
+    )
     database_url: str = Field(
         default=f"sqlite:///{DEFAULT_VAR_DIR / 'hrss.sqlite3'}",
         description="SQLAlchemy URL of the transactional store (SQLite file by default; "
@@ -139,6 +145,14 @@ class Settings(BaseSettings):
         description="A web session ends this many hours after sign-in, however active "
         "(会话绝对超时).",
     )
+    mfa_key_file: Path = Field(
+        default=DEFAULT_VAR_DIR / "mfa.key",
+        description="The key (32 random bytes, base64) that encrypts the TOTP secrets of the second factor "
+        "(双因素动态口令密钥), kept outside the database: a copy of the store alone does not give the secrets. "
+        "Made (mode 0600) at the first enrolment when missing. Keep it with the backups, apart from the "
+        "database dump; losing it means every privileged account enrols again (`hrss user reset-mfa`). "
+        "In production set an absolute path.",
+    )
 
     @property
     def thresholds(self) -> StatusThresholds:
@@ -153,6 +167,38 @@ class Settings(BaseSettings):
             mostly_done_ratio=self.status_mostly_done_ratio,
         )
 
+
+
+class ProductionSettingsError(ValueError):
+    """Production mode with settings that are only fit for development."""
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """What production mode refuses, as Chinese (English) messages; empty in development."""
+    if settings.environment != "production":
+        return []
+    problems = []
+    if settings.database_url.startswith("sqlite"):
+        problems.append("HRSS_DATABASE_URL：生产环境须使用 PostgreSQL，SQLite 仅供开发与演示 "
+                        "(production needs PostgreSQL: postgresql+psycopg://…)")
+    for name in ("report_dir", "ledger_dir"):
+        if not getattr(settings, name).is_absolute():
+            problems.append(f"HRSS_{name.upper()}：生产环境须设为绝对路径，不能用相对于启动目录的默认值 "
+                            f"(must be an absolute path, not the development default relative to the working directory)")
+    if not settings.trusted_proxies.strip():
+        problems.append("HRSS_TRUSTED_PROXIES：生产环境由反向代理终止 TLS，须填写代理地址，否则审计日志只记录代理地址、"
+                        "浏览器收不到 HSTS (TLS is terminated by a reverse proxy: name it, or the audit log records "
+                        "only the proxy and no HSTS is sent)")
+    return problems
+
+
+def check_production(settings: Settings) -> None:
+    """Raise ProductionSettingsError listing every problem of production_problems."""
+    problems = production_problems(settings)
+    if problems:
+        raise ProductionSettingsError(
+            "生产模式 (HRSS_ENVIRONMENT=production) 拒绝启动，以下设置仍为开发默认值 "
+            "(production mode refuses to start with development defaults):\n- " + "\n- ".join(problems))
 
 
 def settings_markdown() -> str:

@@ -7,6 +7,12 @@ names the newest event, so that deleting the tail of the chain is noticed too.
 Events are written in the caller's transaction, next to the change they describe: if
 the change rolls back, so does its event. Writers are serialised so that the chain
 never forks. Nothing here logs: audit rows may hold personal data, logs must not.
+
+Retention: events are kept at least 180 days (等保三级) — in fact for the life of the
+store. Nothing deletes them: no function here or command (`hrss audit` has verify and
+show only), and database triggers refuse UPDATE, DELETE (and TRUNCATE on PostgreSQL) on
+audit_event. A retention job, if one is ever added, must keep every event younger than
+RETENTION_DAYS and stay outside the web application.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from sqlalchemy.orm import Session
 from hrss.audit.tables import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
+RETENTION_DAYS = 180  # the least time every event is kept (see the module doc)
 LOCAL_ZONE = "Asia/Shanghai"
 HEAD_ID = 1
 # Key of the PostgreSQL advisory lock that serialises audit writers ("hrssaudi").
@@ -57,6 +64,14 @@ ACTION_LABELS = {
     "commitment.noted": "更新任务台账佐证",
     "report.generated": "生成报告",
     "report.downloaded": "下载报告",
+    # the command line (actor cli:<OS user>, 命令行)
+    "values.imported": "导入实际值",
+    "plan.loaded": "载入规划",
+    "demo.loaded": "载入模拟数据",
+    "stats.computed": "实名制自动统计",
+    "stats.rejects_written": "导出剔除记录表",
+    "ledger.export": "导出台账（已脱敏）",
+    "ledger.export.privileged": "特权导出台账（完整个人信息）",
 }
 _CLIP = 64  # request ids and client addresses come from outside: clip them to their column
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from hrss.audit.service import Origin
 
@@ -72,12 +73,13 @@ def user_create(
 
 @user_app.command("list")
 def user_list(ctx: typer.Context) -> None:
-    """列出用户 (list users; no password data)."""
+    """列出用户 (list users; no password data; ID and mobile numbers in names masked)."""
     from hrss.audit.service import local_time, utcnow
     from hrss.auth.roles import role_label
     from hrss.auth.service import list_users, password_expired
     from hrss.auth.throttle import latest_blocks
     from hrss.db import session_factory
+    from hrss.ledgers.masking import mask_text
 
     c = _root(ctx)
     c.ready()
@@ -98,7 +100,7 @@ def user_list(ctx: typer.Context) -> None:
                 state.append("须改密码")
             elif password_expired(u, c.settings, now):
                 state.append("密码过期")
-            table.add_row(u.username, u.display_name, role_label(u.role), u.org_unit or "-",
+            table.add_row(u.username, Text(mask_text(u.display_name)), role_label(u.role), u.org_unit or "-",
                           "、".join(state) or "正常", local_time(u.created_at)[:16])
     out.print(table)
     out.print(f"共 {len(users)} 个用户 (users)")

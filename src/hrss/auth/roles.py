@@ -16,6 +16,24 @@ Decisions:
 - "submit" (报送) belongs to the operator (填报员) of a unit: a district's, 市直's, or the
   city's own for the indicators only the city reports. The city roles review, and never
   approve figures their own account entered or submitted (four eyes, see workflow.decide).
+- Separation of duties (三权分立, 等保三级 8.1.4.2 / 8.1.10): three administrators, each a
+  role of its own, and an account holds exactly one role (`app_user.role` is one value:
+  no account can be two of them at once).
+  - The system administrator (系统管理员, city_admin) runs the plan, the data, the reports
+    and the system settings. It no longer manages accounts, and no longer reads the audit
+    log: the trail of its own acts is the auditor's to read. It keeps a read-only sight of
+    the accounts ("view_users": who holds which role and unit, enabled or not), which it
+    needs to know whom a unit's figures come from; it changes nothing there.
+  - The security administrator (安全管理员, security_admin) manages the accounts: creates
+    them, changes roles and units, enables and disables, resets passwords and second
+    factors, creates and revokes API tokens. It sees the approved data as everyone signed
+    in does, and enters, reviews, exports and audits nothing. No one changes their own
+    role or disables themselves (web/admin.py); the first security administrator comes
+    from the command line (`hrss user create --role security_admin`).
+  - The auditor (审计员, auditor) reads the audit log, and the approved data as everyone.
+- The privileged roles (MFA_ROLES: the three administrators and the city statistician,
+  who approves every figure) sign in with a second factor, a TOTP code (hrss.auth.mfa;
+  等保三级 8.1.4.1 d: two factors, one of them cryptographic).
 """
 
 from __future__ import annotations
@@ -28,11 +46,12 @@ from sqlalchemy import ColumnElement, false, true
 
 
 class Role(StrEnum):
-    CITY_ADMIN = "city_admin"  # 市级管理员
+    CITY_ADMIN = "city_admin"  # 市级管理员: the system administrator (系统管理员)
     CITY_STATISTICIAN = "city_statistician"  # 市统计审核员
     DISTRICT_OPERATOR = "district_operator"  # 填报员: bound to one reporting unit (a district, 市直 or the city itself)
     LEADER = "leader"  # 领导: read-only, all units
     AUDITOR = "auditor"  # 审计员: reads the audit log
+    SECURITY_ADMIN = "security_admin"  # 安全管理员: accounts, roles, password/MFA resets, tokens
 
 
 ROLE_LABELS: dict[Role, str] = {
@@ -41,7 +60,19 @@ ROLE_LABELS: dict[Role, str] = {
     Role.DISTRICT_OPERATOR: "填报员",
     Role.LEADER: "领导",
     Role.AUDITOR: "审计员",
+    Role.SECURITY_ADMIN: "安全管理员",
 }
+
+# Roles that sign in with a second factor (TOTP, hrss.auth.mfa) after the password.
+MFA_ROLES = frozenset({Role.CITY_ADMIN, Role.CITY_STATISTICIAN, Role.AUDITOR, Role.SECURITY_ADMIN})
+
+
+def needs_second_factor(role: str) -> bool:
+    """Does an account of this role sign in with a TOTP code as well? (An unknown role: yes.)"""
+    try:
+        return Role(role) in MFA_ROLES
+    except ValueError:
+        return True
 
 
 def role_label(role: str) -> str:
@@ -59,7 +90,8 @@ class Action(StrEnum):
     SUBMIT = "submit"  # 报送: hand entered values in for review
     REVIEW = "review"  # 审核: approve or return
     REOPEN = "reopen"  # 退回重填: reopen approved values
-    MANAGE_USERS = "manage_users"
+    MANAGE_USERS = "manage_users"  # create accounts, change roles, resets, tokens
+    VIEW_USERS = "view_users"  # the account list and pages, read only
     READ_AUDIT = "read_audit"
     EXPORT = "export"
     GENERATE_REPORTS = "generate_reports"  # 生成报告: write the monthly/mid-term/final files for everyone
@@ -73,6 +105,7 @@ ACTION_LABELS: dict[Action, str] = {
     Action.REVIEW: "审核",
     Action.REOPEN: "退回重填",
     Action.MANAGE_USERS: "用户管理",
+    Action.VIEW_USERS: "查看用户",
     Action.READ_AUDIT: "查看审计日志",
     Action.EXPORT: "导出",
     Action.GENERATE_REPORTS: "生成报告",
@@ -89,8 +122,7 @@ ALL, OWN = Scope.ALL, Scope.OWN
 PERMISSIONS: dict[Role, dict[Action, Scope]] = {
     Role.CITY_ADMIN: {
         Action.VIEW: ALL, Action.VIEW_UNAPPROVED: ALL, Action.ENTER: ALL, Action.REVIEW: ALL,
-        Action.REOPEN: ALL, Action.MANAGE_USERS: ALL, Action.READ_AUDIT: ALL, Action.EXPORT: ALL,
-        Action.GENERATE_REPORTS: ALL,
+        Action.REOPEN: ALL, Action.VIEW_USERS: ALL, Action.EXPORT: ALL, Action.GENERATE_REPORTS: ALL,
     },
     Role.CITY_STATISTICIAN: {
         Action.VIEW: ALL, Action.VIEW_UNAPPROVED: ALL, Action.ENTER: ALL, Action.REVIEW: ALL,
@@ -102,6 +134,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
     },
     Role.LEADER: {Action.VIEW: ALL, Action.EXPORT: ALL},
     Role.AUDITOR: {Action.VIEW: ALL, Action.READ_AUDIT: ALL},
+    Role.SECURITY_ADMIN: {Action.VIEW: ALL, Action.MANAGE_USERS: ALL, Action.VIEW_USERS: ALL},
 }
 
 SCOPED_ROLES = frozenset({Role.DISTRICT_OPERATOR})  # roles bound to one org unit

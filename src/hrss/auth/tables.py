@@ -1,9 +1,10 @@
-"""Store tables for accounts: users (用户), web sessions (会话), API tokens (接口令牌)
-and sign-in throttling (登录限流).
+"""Store tables for accounts: users (用户), web sessions (会话), API tokens (接口令牌),
+sign-in throttling (登录限流) and second factors (双因素: TOTP and recovery codes).
 
-Secrets are stored only as hashes: passwords as argon2id, session and API tokens as
-sha256 of the random token (the tokens carry 256 bits, so a fast hash suffices).
-All timestamps are naive UTC.
+Secrets are stored only as hashes: passwords as argon2id, session and API tokens and
+recovery codes as sha256 of the random value (they carry 80 bits or more, so a fast hash
+suffices). The TOTP secret must be read back to check a code: it is stored encrypted
+(AES-GCM, the key outside the store: hrss.auth.mfa). All timestamps are naive UTC.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ class WebSession(Base):
     last_seen_at: Mapped[datetime]
     csrf_token: Mapped[str] = mapped_column(String(64))
     client_addr: Mapped[str | None] = mapped_column(String(64))
+    # When the second factor passed (hrss.auth.mfa); None: the password only, which signs
+    # in fully only an account whose role needs no second factor (roles.MFA_ROLES).
+    mfa_verified_at: Mapped[datetime | None]
 
 
 class ApiToken(Base):
@@ -86,3 +90,32 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer)
     blocked_until: Mapped[datetime | None]
     last_failed_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class MfaEnrolment(Base):
+    """A user's TOTP second factor (RFC 6238). `secret` is the AES-GCM ciphertext of the
+    base32 secret (hrss.auth.mfa), never the secret itself. `confirmed_at` None: enrolment
+    begun and not yet confirmed with a code (only then is the secret ever shown).
+    `last_step` is the 30-second step of the last code accepted: a code is good once."""
+
+    __tablename__ = "user_mfa"
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
+    last_step: Mapped[int | None] = mapped_column(Integer)
+
+    def __repr__(self) -> str:  # never the secret, not even encrypted
+        return f"MfaEnrolment(user_id={self.user_id!r}, confirmed_at={self.confirmed_at!r})"
+
+
+class RecoveryCode(Base):
+    """A one-time recovery code (恢复码) for the second factor; `code_hash` is sha256 of the
+    normalised code. `used_at` set: spent."""
+
+    __tablename__ = "mfa_recovery_code"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

@@ -5,7 +5,9 @@ with DuckDB's COPY. Personal columns are masked in SQL exactly as
 `hrss.ledgers.masking` masks them for display: ID numbers 320382********0019, phones
 138****1234, persons' names 张**. `privileged=True` writes them in full; the caller
 records that in the audit trail (the CLI does, in the same transaction as nothing
-else: the export itself changes no data).
+else: the export itself changes no data). In both modes every text cell that a
+spreadsheet would run as a formula is neutralised (`hrss.cells.safe_cell_sql`, the rule of
+every export); numeric columns stay numbers.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from hrss.cells import safe_cell_sql
 from hrss.ledgers.schema import LEDGERS
 
 # (ledger, column) → how it is masked. Enterprise names are not personal data.
@@ -44,10 +47,13 @@ def export_ledger(ledger_dir: Path, name: str, out: Path, *, privileged: bool = 
     source = ledger_dir / f"{name}.parquet"
     if not source.is_file():
         raise ExportError(f"未找到台账文件 (ledger file not found): {source}")
-    cols = []
+    cols, safe = [], []
     for col in LEDGERS[name].columns:
         how = "id" if col.name in ID_COLUMNS else PERSONAL.get((name, col.name))
         cols.append(f'"{col.name}"' if privileged or how is None else f'{_mask_sql(col.name, how)} AS "{col.name}"')
+        # text cells are neutralised after masking (张** of '=HYPERLINK…' still starts with =)
+        quoted = f'"{col.name}"'
+        safe.append(f"{safe_cell_sql(quoted)} AS {quoted}" if col.type == "VARCHAR" else quoted)
     out.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     try:
@@ -57,7 +63,8 @@ def export_ledger(ledger_dir: Path, name: str, out: Path, *, privileged: bool = 
             f.write("\ufeff".encode())
         tmp = out.with_suffix(out.suffix + ".part")
         target = str(tmp).replace("'", "''")
-        con.execute(f"COPY (SELECT {', '.join(cols)} FROM read_parquet('{path}')) TO '{target}' (HEADER, DELIMITER ',')")
+        masked = f"SELECT {', '.join(cols)} FROM read_parquet('{path}')"
+        con.execute(f"COPY (SELECT {', '.join(safe)} FROM ({masked})) TO '{target}' (HEADER, DELIMITER ',')")
         with out.open("ab") as f, tmp.open("rb") as part:
             while chunk := part.read(1 << 20):
                 f.write(chunk)

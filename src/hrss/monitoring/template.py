@@ -15,6 +15,7 @@ import openpyxl
 from openpyxl.styles import Font, PatternFill, Protection
 from openpyxl.worksheet.protection import SheetProtection
 
+from hrss.cells import safe_cell
 from hrss.monitoring.periods import Period
 from hrss.monitoring.readers import TEMPLATE_LIMITS, XlsxReader
 from hrss.monitoring.values import ImportResult, Problem, validate_rows
@@ -27,7 +28,7 @@ SHEET = "填报"
 
 
 def safe_text(value: str) -> str:
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    return str(safe_cell(value))  # hrss.cells: the one formula rule of every export
 
 
 def build_template(plan: Plan, unit: OrgUnit, period: Period, rows: list[EntryRow]) -> bytes:

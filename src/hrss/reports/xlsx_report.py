@@ -3,7 +3,8 @@
 Sheets: 总体情况 (all indicators for the city), 分地区 (every indicator × org unit),
 附件分解表 (the annex targets as the plan states them), 任务台账 (commitments ledger),
 滞后预警 (lagging units), 说明 (what the file is). Every string goes through
-`safe_cell`, so that no cell text is ever read as a formula (OWASP CSV injection).
+`safe_cell` (hrss.cells, the one rule of every export), so that no cell text is ever
+read as a formula (OWASP CSV injection).
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from hrss.cells import safe_cell
 from hrss.monitoring.engine import Evaluation
 from hrss.monitoring.evaluation import PROGRESS_LABELS
 from hrss.plan.model import TARGET_KIND_LABELS, TargetKind
@@ -25,19 +26,10 @@ from hrss.reports import content as c
 from hrss.reports import ledger
 from hrss.reports.content import ReportData
 
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 NUMBER, SHARE, POINTS, INTEGER = "0.00##", "0.0%", "0.0", "0"  # 0.00## keeps 1.0104 万人 exact
 COLOR_NAMES = {"green": "绿", "yellow": "黄", "red": "红", "grey": "灰"}
 METHOD_NAMES = {"cagr": "年均增速法", "target_achieved": "已达目标", "not_applicable": "不适用"}
 HEADER_FILL = PatternFill("solid", fgColor="D9D9D9")
-
-
-def safe_cell(value: Any) -> Any:
-    """A value safe to write: strings that a spreadsheet would run as a formula get a leading '."""
-    if not isinstance(value, str):
-        return value
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
 
 
 Column = tuple[str, Callable[[Any], Any], str | None]  # header, getter, number format

@@ -1,4 +1,6 @@
-"""`hrss stats compute | reconcile`: indicators from the ledgers, and 数据会审 against reports.
+"""`hrss stats compute | reconcile | export | rejects`: indicators from the ledgers, 数据会审 against reports.
+
+Every command that writes (compute, export, rejects) records an audit event (actor cli:<OS user>).
 
 Registered on the `stats` group next to `hrss stats quality` (hrss.ledgers.cli).
 """
@@ -56,7 +58,9 @@ def compute_cmd(
         Path | None, typer.Option("--definitions", help="统计口径文件 (definitions YAML); default: the shipped one.")
     ] = None,
 ) -> None:
-    """实名制自动统计 (compute every defined indicator by org unit and month into the values store)."""
+    """实名制自动统计 (compute every defined indicator by org unit and month into the values store; audited)."""
+    from hrss.audit.service import record_from
+    from hrss.auth.cli import cli_origin
     from hrss.db import session_factory
     from hrss.monitoring.periods import month_label
     from hrss.stats.compute import ComputeError, compute
@@ -88,6 +92,14 @@ def compute_cmd(
         eng.close()
     with session_factory(c.engine)() as session, session.begin():
         stored = store_computed(session, plan, result)
+        record_from(
+            session, cli_origin(), action="stats.computed", object_type="computed_values", object_id=plan.id,
+            after={
+                "first": month_label(result.first), "last": month_label(result.last), "engine": result.engine,
+                "indicators": len(result.indicators), "stored": stored, "incremental": result.incremental,
+                "skipped": sorted(result.skipped), "ledger_dir": str(ledger_dir),
+            },
+        )  # fmt: skip
     table = Table("台账 (ledger)", "记录 (rows)", "采用 (used)", "剔除 (excluded)", title=f"{ledger_dir}")
     for name, (rows, used) in result.rows.items():
         table.add_row(name, f"{rows:,}", f"{used:,}", f"{rows - used:,}")
@@ -206,7 +218,10 @@ def rejects_cmd(
     out_file: Annotated[Path | None, typer.Option("--out", help="剔除记录表 Parquet; default: <ledger dir>/_rejects.parquet")] = None,
     folder: Annotated[Path | None, typer.Option("--dir", help="Ledger folder; default: HRSS_LEDGER_DIR.")] = None,
 ) -> None:
-    """剔除记录表 (every ledger row the computation leaves out, with the reason; ID numbers masked)."""
+    """剔除记录表 (every ledger row the computation leaves out, with the reason; ID numbers masked; audited)."""
+    from hrss.audit.service import record_from
+    from hrss.auth.cli import cli_origin
+    from hrss.db import session_factory
     from hrss.stats.rejects import REASONS, write_rejects
 
     c = _root(ctx)
@@ -217,6 +232,9 @@ def rejects_cmd(
         raise typer.Exit(1)
     target = out_file or ledger_dir / "_rejects.parquet"
     summary = write_rejects(plan, ledger_dir, target)
+    with session_factory(c.engine)() as session, session.begin():  # a file of person rows: traceable
+        record_from(session, cli_origin(), action="stats.rejects_written", object_type="rejects", object_id=target.name[:64],
+                    after={"file": str(target), "rows": sum(s.count for s in summary)})
     table = Table("台账 (ledger)", "原因 (reason)", "行数 (rows)", title=f"剔除记录 (rejects) → {target}")
     for s in summary:
         table.add_row(s.ledger, REASONS[s.reason], f"{s.count:,}")

@@ -58,6 +58,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hrss.diskio import DiskError, writing
 from hrss.ledgers.quality import SPELL_FLOOR
 from hrss.ledgers.sample import SampleError, read_fractions
 from hrss.ledgers.schema import LEDGERS
@@ -77,7 +78,7 @@ from hrss.stats.sql import (
     month_start,
     person_ids_sql,
 )
-from hrss.stats.state import Counts, State, StateBusy, fingerprint, measure_id
+from hrss.stats.state import KEEP, Counts, State, StateBusy, fingerprint, measure_id
 
 COMPUTED = "computed"
 CITY = "*"  # the org unit key of city-wide rows
@@ -180,7 +181,8 @@ class Pipeline:
             return
         self.engine.materialise("persons_ok", person_ids_sql(self.today))
         if self.store is not None:
-            self.store.dir.mkdir(parents=True, exist_ok=True)
+            with writing(self.store.dir, KEEP):
+                self.store.dir.mkdir(parents=True, exist_ok=True)
             self.engine.export("SELECT id_number, pk FROM persons_ok", self.store.persons_cache(self.register, self.today)[0])  # type: ignore[attr-defined]
             self.store.persons_cached(self.register, self.today)
 
@@ -369,7 +371,8 @@ class Pipeline:
                 )
         self.store.drop_firsts(mid, self.first if self.history is not None else None)
         folder = self.store.firsts_dir(mid)
-        folder.parent.mkdir(parents=True, exist_ok=True)
+        with writing(folder, KEEP):
+            folder.parent.mkdir(parents=True, exist_ok=True)
         fm = month_key("fd")
         self.engine.export(f"SELECT p, u, y, {fm} AS fm FROM hrss_first", folder, partition_by="fm")  # type: ignore[attr-defined]
         counts = self.engine.query(f"SELECT u, {fm} AS m, COUNT(*) FROM hrss_first GROUP BY u, {fm}")
@@ -513,6 +516,8 @@ def compute(
             result = _compute(plan, definitions, ledger_dir, engine, first, as_of, store, today or date.today(), progress)
     except StateBusy as exc:
         raise ComputeError(str(exc)) from exc
+    except DiskError as exc:  # the kept state could not be written: said in words, nothing stored
+        raise ComputeError(f"{exc}；未写入任何计算结果 (the computation state could not be written; nothing stored)") from exc
     result.seconds = time.perf_counter() - started
     return result
 

@@ -9,12 +9,16 @@ engines can be compared exactly.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
+
+from hrss.diskio import DiskError, errno_in, fsync_path, remove, replace, temp_name, writing
+from hrss.stats.state import KEEP
 
 # DuckDB type name → Arrow type, for small in-memory tables.
 ARROW_TYPES = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "INTEGER": pa.int32(), "DATE": pa.date32(), "DOUBLE": pa.float64(), "BOOLEAN": pa.bool_()}
@@ -106,9 +110,36 @@ class DuckDBEngine:
 
     def export(self, sql: str, path: Path, partition_by: str | None = None) -> None:
         """Write the query's rows to Parquet: one file at path, or a folder of
-        `<column>=<value>/` partitions added beside those already there."""
-        options = f", PARTITION_BY ({partition_by}), APPEND" if partition_by else ""
-        self.con.execute(f"COPY ({sql}) TO '{_quote(str(path))}' (FORMAT parquet{options})")
+        `<column>=<value>/` partitions added beside those already there.
+
+        Whole files or none: DuckDB writes under a temporary name in the same folder, each
+        file is fsynced and renamed into place; on failure (disk full, read-only, …) the
+        temporary files are removed and a DiskError names the path and the cause."""
+        tmp = temp_name(path)
+        moved: list[Path] = []
+        try:
+            options = f", PARTITION_BY ({partition_by})" if partition_by else ""
+            try:
+                self.con.execute(f"COPY ({sql}) TO '{_quote(str(tmp))}' (FORMAT parquet{options})")
+            except duckdb.Error as exc:
+                raise DiskError(errno_in(str(exc)), path, KEEP, str(exc).splitlines()[0][:200]) from exc
+            with writing(path, KEEP):
+                if not partition_by:
+                    replace(tmp, path)
+                    return
+                for part in sorted(tmp.iterdir()):
+                    (path / part.name).mkdir(parents=True, exist_ok=True)
+                    for file in sorted(part.glob("*.parquet")):
+                        target = path / part.name / f"{uuid.uuid4()}.parquet"  # beside those already there
+                        replace(file, target)
+                        moved.append(target)
+                fsync_path(path)
+        except BaseException:
+            for target in moved:  # whole files, but an incomplete set: the next run would drop them anyway
+                remove(target)
+            raise
+        finally:
+            remove(tmp)
 
     def register_files(self, view: str, paths: Sequence[Path]) -> None:
         """Make `view` a temporary view over the given Parquet files (their columns only)."""

@@ -25,17 +25,19 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+from hrss.diskio import atomic_write, is_temp, remove, writing
 from hrss.stats.definitions import Measure
 
 STATE_DIR = "_state"
 MANIFEST = "state.json"
+LOCK = "lock"
+KEEP = "保存统计状态"  # the step named in a disk error (keeping the state for the next run)
 
 
 def measure_id(m: Measure) -> str:
@@ -64,22 +66,36 @@ class State:
         self.manifest = self.dir / MANIFEST
 
     @contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self, wait: bool = False) -> Iterator[None]:
         """Hold the folder's state for one run; a second run at the same time is refused
-        rather than left to interleave its writes with this one's."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / "lock", "w") as handle:
+        (or, with wait, waited for: `hrss db backup`) rather than left to interleave its
+        writes with this one's. A folder that cannot be written is a DiskError at once."""
+        with writing(self.dir, KEEP):
+            self.dir.mkdir(parents=True, exist_ok=True)
+            handle = open(self.dir / LOCK, "w")  # noqa: SIM115 (held below)
+        with handle:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError as exc:
                 raise StateBusy(
                     f"{self.dir.parent}: 另一个统计计算正在使用该台账目录，请待其结束后再试 "
                     "(another computation is using this ledger folder; try again when it ends)"
                 ) from exc
             try:
+                for left in self.dir.rglob(".*.tmp-*"):  # a run killed mid-write; nobody else writes now
+                    remove(left)
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def files(self) -> list[Path]:
+        """Every file of the state (what a backup keeps): not the lock, not temporary files."""
+        if not self.dir.is_dir():
+            return []
+        return sorted(
+            f for f in self.dir.rglob("*")
+            if f.is_file() and f != self.dir / LOCK and not any(is_temp(p) for p in (f, *f.relative_to(self.dir).parents))
+        )  # fmt: skip
 
     # --- counts and coverage --------------------------------------------------------
 
@@ -98,15 +114,16 @@ class State:
 
     def invalidate(self) -> None:
         """Forget the coverage (the firsts stay on disk but are not trusted without a manifest)."""
-        self.manifest.unlink(missing_ok=True)
+        with writing(self.manifest, KEEP):
+            self.manifest.unlink(missing_ok=True)
 
     def save(self, fp: str, last: int, counts: dict[str, Counts]) -> None:
         """Record the coverage, after the firsts are written (written last, atomically)."""
-        self.dir.mkdir(parents=True, exist_ok=True)
+        with writing(self.dir, KEEP):
+            self.dir.mkdir(parents=True, exist_ok=True)
         rows = {mid: sorted([u, m, n] for (u, m), n in c.items() if n) for mid, c in counts.items()}
-        tmp = self.manifest.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"fingerprint": fp, "last": last, "counts": rows}), encoding="utf-8")
-        os.replace(tmp, self.manifest)
+        # whole or not at all: a temporary name beside it, fsync, rename (none left on failure)
+        atomic_write(self.manifest, json.dumps({"fingerprint": fp, "last": last, "counts": rows}), KEEP)
 
     # --- firsts ---------------------------------------------------------------------
 
@@ -125,9 +142,10 @@ class State:
         if since is None:
             shutil.rmtree(folder, ignore_errors=True)
             return
-        for part in folder.glob("fm=*"):
-            if int(part.name[3:]) >= since:
-                shutil.rmtree(part)
+        with writing(folder, KEEP):
+            for part in folder.glob("fm=*"):
+                if int(part.name[3:]) >= since:
+                    shutil.rmtree(part)
 
     # --- the person register --------------------------------------------------------
 
@@ -139,7 +157,7 @@ class State:
 
     def persons_cached(self, register: Path, today: date) -> None:
         """Mark the cached valid IDs as those of this register and day."""
-        (self.dir / "persons_ok.key").write_text(_register_key(register, today), encoding="utf-8")
+        atomic_write(self.dir / "persons_ok.key", _register_key(register, today), KEEP)
 
 
 def _register_key(register: Path, today: date) -> str:

@@ -5,8 +5,9 @@ Pages live under /admin (signed-in people, `PageUser`); the audit log is also JS
 table (`read_audit`, `manage_users`); every change goes through the account service
 functions in `hrss.auth.service`, which write its audit event in the same transaction.
 
-Before/after values are shown through `mask_json`: ID numbers, phone numbers and lists
-of personal names are masked, since the audit log may hold personal data.
+Before/after values are shown through `mask_json` (hrss.ledgers.masking): ID numbers,
+phone numbers and lists of personal names are masked, since the audit log may hold
+personal data; free text (display names …) goes through the `mask_text` template filter.
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ from hrss.auth.service import (
     set_active,
 )
 from hrss.auth.tables import User
-from hrss.ledgers.masking import mask_id, mask_name, mask_phone
+from hrss.ledgers.masking import mask_json as mask_json  # re-exported: the audit view's masking
+from hrss.ledgers.masking import mask_json_text
 from hrss.web.admin_text import ta
 from hrss.web.api import ERRORS
 from hrss.web.deps import LangDep, SessionDep, bad_request, clean_text
+from hrss.web.pages import templates_of
 from hrss.web.security import ApiUser, PageUser, Principal, check_csrf, require
 
 router = APIRouter()
@@ -53,76 +56,6 @@ OptionalField = Annotated[str | None, Form(max_length=256)]
 PageParam = Annotated[int, Query(ge=1, le=1_000_000, description="页码 (page number, from 1)")]
 ActionParam = Annotated[str | None, Query(max_length=50, description="操作 (exact action, e.g. user.created)")]
 UserParam = Annotated[str | None, Query(max_length=64, description="操作人 (exact user name)")]
-
-# --- masking personal data (脱敏) -------------------------------------------------
-
-ID_KEYS = ("id_number", "idnumber", "id_no", "idno", "id_card", "idcard", "identity", "sfz", "身份证", "证件号")
-PHONE_KEYS = ("phone", "mobile", "telephone", "手机", "电话", "联系方式")
-PERSON_NAME_KEYS = ("姓名", "person_name", "real_name", "名单")  # names of persons: always masked
-BULK_NAME_KEYS = ("name", "names")  # masked when they hold a list (names in bulk)
-
-
-def _key_kind(key: str) -> str | None:
-    k = key.lower()
-    if any(p in k for p in ID_KEYS):
-        return "id"
-    if any(p in k for p in PHONE_KEYS) or k == "tel" or k.endswith("_tel"):
-        return "phone"
-    if any(p in k for p in PERSON_NAME_KEYS):
-        return "name"
-    return None
-
-
-_MASKERS: dict[str, Callable[[str], str]] = {"id": mask_id, "phone": mask_phone, "name": mask_name}
-
-
-def _looks_like_id(s: str) -> bool:
-    return len(s) == 18 and s[:17].isdigit() and (s[17].isdigit() or s[17] in "xX")
-
-
-def _looks_like_mobile(s: str) -> bool:
-    return len(s) == 11 and s.isdigit() and s[0] == "1" and s[1] in "3456789"
-
-
-def mask_json(value: Any) -> Any:
-    """A copy of a parsed JSON value with personal data masked.
-
-    Keys that look like an ID number or a phone number have their values masked, wherever
-    they are; so have keys naming persons (姓名, person_name …) and name keys holding a
-    list (names in bulk). Any string that is itself an 18-digit ID number or an 11-digit
-    mobile number is masked too, whatever its key.
-    """
-    return _mask(value, None)
-
-
-def _mask(value: Any, kind: str | None) -> Any:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            k = _key_kind(str(key))
-            if k is None and str(key).lower() in BULK_NAME_KEYS and isinstance(item, list):
-                k = "name"
-            out[key] = _mask(item, k or kind)
-        return out
-    if isinstance(value, list):
-        return [_mask(item, kind) for item in value]
-    if kind is not None and isinstance(value, str | int) and not isinstance(value, bool):
-        return _MASKERS[kind](str(value))
-    if isinstance(value, str) and _looks_like_id(value):
-        return mask_id(value)
-    if isinstance(value, str) and _looks_like_mobile(value):
-        return mask_phone(value)
-    return value
-
-
-def _masked(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return mask_json(json.loads(text))
-    except ValueError:
-        return mask_json(text)
-
 
 # --- the audit log (审计日志) -----------------------------------------------------
 
@@ -151,7 +84,8 @@ def event_json(e: AuditEvent) -> dict[str, Any]:
         "id": e.id, "at": e.at.isoformat() + "Z", "at_local": e.at_local, "user_id": e.user_id,
         "user_name": e.user_name, "action": e.action, "action_label": ACTION_LABELS.get(e.action),
         "object_type": e.object_type, "object_id": e.object_id, "request_id": e.request_id,
-        "client_addr": e.client_addr, "before": _masked(e.before), "after": _masked(e.after), "hash": e.hash,
+        "client_addr": e.client_addr, "before": mask_json_text(e.before), "after": mask_json_text(e.after),
+        "hash": e.hash,
     }
 
 
@@ -196,7 +130,7 @@ def audit_api(session: SessionDep, me: ApiUser, page: PageParam = 1,
 
 def _render(request: Request, name: str, lang: str, me: Principal, context: dict[str, Any],
             status: int = 200) -> Response:
-    response = request.app.state.templates.TemplateResponse(request, name, {
+    response = templates_of(request).TemplateResponse(request, name, {
         "lang": lang, "plan": request.app.state.plan, "me": me, "simulated": False, "ta": ta,
         "local": local_time, **context,
     }, status_code=status)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, TypeAdapter
 from sqlalchemy.orm import Session
 
+from hrss.cells import safe_cell
 from hrss.monitoring.periods import month_label
 from hrss.monitoring.workflow import typed_unit
 from hrss.plan.units import factor, number_text
@@ -26,7 +28,7 @@ from hrss.web.deps import (
     resolve_as_of,
     shared_view,
 )
-from hrss.web.security import ApiUser, api_user, require
+from hrss.web.security import ApiUser, PageUser, api_user, require
 
 
 class ApiError(BaseModel):
@@ -118,7 +120,7 @@ def get_indicator_csv(code: str, plan: PlanDep, cache: CacheDep, session: Sessio
             data[c] = None if data[c] is None else number_text(data[c] * f, unit)
         for c in ("completion", "time_elapsed", "gap_pp"):
             data[c] = None if data[c] is None else round(data[c], 4)
-        writer.writerow([_csv_safe(data[c]) for c in CSV_COLUMNS])
+        writer.writerow([safe_cell(data[c]) for c in CSV_COLUMNS])  # hrss.cells
     return Response(
         "\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{ind.code}-{snap.as_of}.csv"'},
@@ -138,13 +140,6 @@ def _indicator_json(exported: dict[str, Any], code: str) -> dict[str, Any]:
     return next(i for i in exported["indicators"] + exported["annex_indicators"] if i["code"] == code)
 
 
-def _csv_safe(value: object) -> object:
-    """Neutralise text that a spreadsheet would run as a formula (OWASP CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def _indicator(plan: Any, code: str) -> Any:
     ind = plan.find_indicator(code)
     if ind is None:
@@ -152,3 +147,40 @@ def _indicator(plan: Any, code: str) -> Any:
     return ind
 
 
+
+
+# --- the API's description: signed-in users only ------------------------------------------
+# The document names every route and parameter of a platform holding personal data: like the
+# API itself it is for a signed-in person (the docs page fetches it with the session cookie)
+# or a token holder, not for anyone on the network.
+
+docs_router = APIRouter(include_in_schema=False)
+
+SWAGGER_UI = "/static/vendor/swagger-ui/"  # swagger-ui-dist from npm (scripts/vendor-swagger-ui)
+_DOCS_PAGE = """<!doctype html>
+<html lang="zh-CN">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>{title} · 接口文档 (API docs)</title>
+  <link rel="stylesheet" href="{ui}swagger-ui.css">
+  <link rel="icon" href="data:,">
+</head>
+<body>
+  <div id="swagger-ui" data-url="/openapi.json"></div>
+  <script src="{ui}swagger-ui-bundle.js"></script>
+  <script src="/static/api-docs.js"></script>
+</body>
+</html>
+"""
+
+
+@docs_router.get("/openapi.json", dependencies=[Depends(api_user)])
+async def openapi_document(request: Request) -> JSONResponse:
+    return JSONResponse(request.app.openapi())
+
+
+@docs_router.get("/api/docs", response_class=HTMLResponse)
+async def api_docs(request: Request, _: PageUser) -> HTMLResponse:
+    """Swagger UI from the vendored copy, started by static/api-docs.js: no CDN, no inline script."""
+    return HTMLResponse(_DOCS_PAGE.format(title=html.escape(request.app.title), ui=SWAGGER_UI))

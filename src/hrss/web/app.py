@@ -14,18 +14,20 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
 
 from hrss import __version__
 from hrss.audit.service import local_time
 from hrss.auth.roles import can, role_label
 from hrss.db import make_engine, session_factory
+from hrss.ledgers.masking import mask_text
 from hrss.plan.export import export_plan
 from hrss.plan.store import prepare_store
-from hrss.settings import Settings
+from hrss.settings import Settings, check_production
 from hrss.web import account, admin, api, entry, pages, reconcile, tracking
 from hrss.web.deps import choose_lang
 from hrss.web.i18n import indicator_name, t, term
-from hrss.web.security import LoginRequired, PasswordChangeRequired, login_redirect
+from hrss.web.security import LoginRequired, PasswordChangeRequired, SecurityHeaders, login_redirect
 from hrss.web.tracking_text import tt
 from hrss.web.views import EvaluationCache
 
@@ -39,8 +41,18 @@ def static_url(path: str) -> str:
     return STATIC_PREFIX + path
 
 
+class HrssApp(FastAPI):
+    """FastAPI with the security headers outermost: around Starlette's own error middleware
+    too, so that a 500 answer carries them like every other (add_middleware would put them
+    inside it)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack(), static_prefix=STATIC_PREFIX)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    check_production(settings)  # production mode never runs on development defaults
     engine = make_engine(settings.database_url)
     plan = prepare_store(engine, settings.plan_file)
     # Short reads made on the event loop itself (who is asking, the data version): a pool
@@ -54,14 +66,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine.dispose()
         read_engine.dispose()
 
-    app = FastAPI(
+    app = HrssApp(
         lifespan=lifespan,
         title="HRSS 人社规划监测评估平台 API",
         version=__version__,
         description="规划监测评估平台接口 (plan monitoring and evaluation API). 错误信息中英文并列 (errors in Chinese and English).",
-        openapi_url="/openapi.json",
-        docs_url="/api/docs",
+        # /openapi.json and /api/docs are api.docs_router's: signed-in users only, Swagger UI
+        # from static/vendor (no CDN, no inline script); FastAPI's public ones are off.
+        openapi_url=None,
+        docs_url=None,
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -79,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     templates.env.globals["role_label"] = role_label
     templates.env.globals["local_time"] = local_time
     templates.env.globals["term"] = term
+    templates.env.filters["mask_text"] = mask_text  # ID and mobile numbers in free text, for every role
 
     def name_of(code: str, lang: str) -> str:
         return indicator_name(plan.indicator(code), lang)
@@ -95,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(tracking.router)
     app.include_router(reconcile.router)
+    app.include_router(api.docs_router)
     app.mount(STATIC_PREFIX.rstrip("/"), StaticFiles(directory=str(WEB_DIR / "static")), name="static")
 
     @app.exception_handler(LoginRequired)

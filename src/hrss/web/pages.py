@@ -37,8 +37,13 @@ from hrss.web.security import PageUser, Principal
 router = APIRouter(include_in_schema=False)
 
 
+def templates_of(request: Request) -> Any:
+    """The app's templates (app.py installs their globals and the `mask_text` filter)."""
+    return request.app.state.templates
+
+
 def render(request: Request, name: str, lang: str, me: Principal, context: dict[str, Any]) -> Response:
-    templates = request.app.state.templates
+    templates = templates_of(request)
     response = templates.TemplateResponse(request, name, {"lang": lang, "plan": request.app.state.plan, "me": me, **context})
     return with_lang_cookie(request, response, lang)
 
@@ -58,7 +63,7 @@ def render_page(request: Request, name: str, lang: str, me: Principal, context: 
 
 def _render_text(request: Request, name: str, lang: str, context: dict[str, Any]) -> str:
     """A template rendered with the language, the plan and context (no `request`)."""
-    template = request.app.state.templates.get_template(name)
+    template = templates_of(request).get_template(name)
     return template.render({"lang": lang, "plan": request.app.state.plan, **context})
 
 

@@ -6,6 +6,8 @@
   which has no session yet, uses a double-submit cookie.
 - API clients send `Authorization: Bearer hrss_…`; bearer requests carry no cookies and
   need no CSRF token.
+- Every answer carries the security headers of `SecurityHeaders` (CSP, no framing, nosniff,
+  referrer policy, no-store for everything but static files, HSTS over TLS).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hrss.audit.service import Origin, utcnow
 from hrss.auth.roles import ACTION_LABELS, Action, can, role_label
@@ -179,3 +182,76 @@ def safe_next(raw: str | None) -> str:
 
 def cookie_secure(request: Request) -> bool:
     return request.url.scheme == "https"
+
+
+# --- response headers (等保三级, OWASP ASVS L2 V14.4) ----------------------------------------
+
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",  # no inline script, no eval: every script is a file under /static
+    # Styles: <style> and <link> only from this server (style-src-elem); style="" attributes
+    # are allowed ('unsafe-inline' for styles only, never for scripts) because ECharts writes
+    # its tooltips as HTML with style attributes, and so does Swagger UI. The templates
+    # themselves use classes of app.css only.
+    "style-src 'self' 'unsafe-inline'",
+    "style-src-elem 'self'",
+    "img-src 'self' data:",  # Swagger UI's icons are data: URIs in its CSS
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+))
+HSTS = "max-age=31536000; includeSubDomains"  # a year; no preload (the host's owners decide that)
+
+_Headers = tuple[tuple[bytes, bytes], ...]
+
+
+def _encoded(pairs: dict[str, str]) -> _Headers:
+    return tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in pairs.items())
+
+
+_COMMON = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",  # for browsers without CSP frame-ancestors
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",  # no address of ours (unit names, months) to other sites
+}
+# Pages and API answers carry unit and personal data: never stored by a browser or proxy.
+_DYNAMIC = _encoded({**_COMMON, "Cache-Control": "no-store"})
+# Static files hold no data: cached, but revalidated (ETag / Last-Modified, an answer of 304)
+# since their addresses carry no version and must not be stale after an upgrade.
+_STATIC = _encoded({**_COMMON, "Cache-Control": "no-cache"})
+_HSTS = _encoded({"Strict-Transport-Security": HSTS})
+
+
+class SecurityHeaders:
+    """ASGI middleware adding the security headers to every HTTP answer, errors included.
+
+    A header the route set itself (e.g. its own Cache-Control) is kept. HSTS only when the
+    request came over TLS: scope["scheme"] (request.url.scheme) is "https" for a direct TLS
+    connection, or for a forwarded one when uvicorn believes the proxy's X-Forwarded-Proto
+    (HRSS_TRUSTED_PROXIES, web/server.py). Plain ASGI rather than BaseHTTPMiddleware: it
+    adds one closure per request, nothing on the body.
+    """
+
+    def __init__(self, app: ASGIApp, static_prefix: str = "/static/") -> None:
+        self.app = app
+        self.static_prefix = static_prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = _STATIC if scope["path"].startswith(self.static_prefix) else _DYNAMIC
+        if scope.get("scheme") == "https":
+            extra += _HSTS
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in extra if h[0] not in present)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

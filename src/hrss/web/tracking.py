@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from hrss.audit.service import local_time, record_from
 from hrss.auth.roles import Action, can
+from hrss.ledgers.masking import mask_text
 from hrss.monitoring.completeness import (
     STATE_LABELS,
     STATE_LABELS_EN,
@@ -175,6 +176,14 @@ def ledger_page(request: Request, plan: PlanDep, cache: CacheDep, session: Sessi
     })
 
 
+def unmasked(typed: str, stored: CommitmentNote | None) -> str:
+    """The note to save: the stored one when typed is that note as the form showed it (masked,
+    see hrss.ledgers.masking), so that changing only the status keeps the full note; else typed."""
+    if stored is not None and typed.strip() == mask_text(stored.note):
+        return stored.note
+    return typed
+
+
 @router.post("/ledger/{commitment_id}", include_in_schema=False)
 def ledger_note(commitment_id: str, request: Request, plan: PlanDep, me: PageUser, csrf_token: Text,
                 status: Annotated[str, Form(max_length=10)],
@@ -185,7 +194,8 @@ def ledger_note(commitment_id: str, request: Request, plan: PlanDep, me: PageUse
         raise bad_request(f"{tt('unknown_commitment', 'zh')}: {commitment_id}", tt("unknown_commitment", "en"), 404)
     try:
         with request.app.state.sessions.begin() as session:
-            save_note(session, plan.id, commitment_id, status=status, note=clean_text(note), origin=me.origin())
+            text = unmasked(clean_text(note), notes_for(session, plan.id).get(commitment_id))
+            save_note(session, plan.id, commitment_id, status=status, note=text, origin=me.origin())
     except NoteError as exc:
         raise bad_request(str(exc), str(exc), 422) from exc
     return RedirectResponse(f"/ledger#{commitment_id}", status_code=303)
