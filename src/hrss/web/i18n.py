@@ -145,6 +145,7 @@ TERMS_EN: dict[str, str] = {
     "已达到": "Achieved", "未达到": "Not achieved", "业务佐证": "Evidence from the business division",
     "需业务处室提供佐证": "Evidence needed from the business division",
     "该承诺无对应监测指标，需业务处室提供佐证材料": "No monitored indicator: the business division provides evidence",
+    "进行中": "in progress",
     "市级管理员": "City administrator", "市统计审核员": "City statistician", "填报员": "Reporting operator",
     "领导": "Leader", "审计员": "Auditor", "安全管理员": "Security administrator",
     "指标数据": "Indicator data", "规划期内": "Within the plan period", "每年": "Every year", "每两年": "Every two years",
