@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx2
+import pyotp
 from sqlalchemy import select
 
 from hrss.audit.service import verify
@@ -53,6 +54,7 @@ UNITS = ["沛县", "丰县", "睢宁县", "新沂市", "邳州市", "鼓楼区"]
 PERIODS = ["2024-03", "2024-04"]
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 VERSION = re.compile(r'name="version" value="([^"]*)"')
+TOTP_SECRET = re.compile(r'data-secret="totp">([^<]+)</code>')
 SUB_LINK = re.compile(r'href="/review/(\d+)"')
 STEPS = {"save": 1, "submit": 2, "approve": 1, "return": 1, "reopen": 1}
 
@@ -88,7 +90,8 @@ def free_port() -> int:
 
 
 class Person:
-    """One signed-in browser."""
+    """One signed-in browser; a statistician (a privileged role) enrols its second factor at
+    this first sign-in, computing the code from the secret the page shows, as an app would."""
 
     def __init__(self, base: str, username: str, log: Log) -> None:
         self.client = httpx2.Client(base_url=base, timeout=60, follow_redirects=False)
@@ -98,6 +101,15 @@ class Person:
                                                 "next": "/"})
         if done.status_code != 303:
             raise RuntimeError(f"{username}: sign-in answered {done.status_code}")
+        if done.headers["location"].startswith("/account/mfa"):
+            page = self.get("/account/mfa")
+            secret = TOTP_SECRET.search(page.text)
+            if page.status_code != 200 or secret is None:
+                raise RuntimeError(f"{username}: no enrolment page ({page.status_code})")
+            code = pyotp.TOTP(secret.group(1).replace(" ", "")).now()
+            enrolled = self.post("/account/mfa/enrol", data={"code": code, "csrf_token": TOKEN.search(page.text).group(1)})
+            if enrolled.status_code != 200:
+                raise RuntimeError(f"{username}: enrolment answered {enrolled.status_code}")
 
     def get(self, url: str, **params: str) -> httpx2.Response:
         return self._call("GET", url, params=params)
@@ -235,7 +247,7 @@ def run_drill(url: str | None = None, *, seconds: float = 60, units: int = 3, wo
     url = url or f"sqlite:///{tmp}/hrss.sqlite3"
     people = prepare(url, UNITS[:units])
     port = free_port()
-    env = {**os.environ, "HRSS_DATABASE_URL": url, "HRSS_REPORT_DIR": f"{tmp}/reports"}
+    env = {**os.environ, "HRSS_DATABASE_URL": url, "HRSS_REPORT_DIR": f"{tmp}/reports", "HRSS_MFA_KEY_FILE": f"{tmp}/mfa.key"}
     server = subprocess.Popen([sys.executable, "-m", "hrss.cli", "serve", "--port", str(port), "--workers", str(workers)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"

@@ -22,6 +22,19 @@ from hrss.plan.store import prepare_store
 BACKENDS = ["sqlite", "postgresql"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _mfa_key_outside_the_tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The second factor's key file (HRSS_MFA_KEY_FILE, default ./var/mfa.key) of this run's
+    own, also for the servers tests start: never one in the working tree."""
+    before = os.environ.get("HRSS_MFA_KEY_FILE")
+    os.environ["HRSS_MFA_KEY_FILE"] = str(tmp_path_factory.mktemp("mfa") / "mfa.key")
+    yield
+    if before is None:
+        os.environ.pop("HRSS_MFA_KEY_FILE", None)
+    else:
+        os.environ["HRSS_MFA_KEY_FILE"] = before
+
+
 @pytest.fixture(scope="session")
 def plan() -> Plan:
     return load_plan()

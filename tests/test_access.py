@@ -12,6 +12,12 @@ Outcomes, judged from the answer:
 - "login": 401 (API) or 303 to /login?next=… (pages);
 - "denied": 403 with the access message ("not allowed"), so a CSRF refusal (also 403)
   never passes for a denial.
+- "mfa" (the half-signed-in walk only): 401 asking for the second factor (API) or 303 to
+  /account/mfa?next=… (pages).
+
+The privileged principals sign in with their second factor (web_helpers.sign_in enrols
+them at the first sign-in). `test_a_half_signed_in_session_opens_nothing_but_the_second_factor`
+walks the same matrix with each privileged account after its password only.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from httpx2 import Response
 from starlette.routing import Mount
 
 from hrss.audit.service import Origin
+from hrss.auth.roles import MFA_ROLES
 from hrss.auth.service import create_api_token, create_user, get_user, list_api_tokens
 from hrss.db import make_engine, transaction
 from hrss.monitoring import workflow as wf
@@ -49,30 +56,37 @@ OWN, OTHER = "沛县", "丰县"  # the district operator's unit, and another uni
 
 ANONYMOUS, CITY_ADMIN, CITY_STATISTICIAN = "anonymous", "city_admin", "city_statistician"
 DISTRICT_OPERATOR, LEADER, AUDITOR = "district_operator", "leader", "auditor"
-PRINCIPALS = (ANONYMOUS, CITY_ADMIN, CITY_STATISTICIAN, DISTRICT_OPERATOR, LEADER, AUDITOR)
+SECURITY_ADMIN = "security_admin"
+PRINCIPALS = (ANONYMOUS, CITY_ADMIN, CITY_STATISTICIAN, DISTRICT_OPERATOR, LEADER, AUDITOR, SECURITY_ADMIN)
 USERS = {  # principal → user name, org unit
     CITY_ADMIN: ("admin", None),
     CITY_STATISTICIAN: ("tongji", None),
     DISTRICT_OPERATOR: ("peixian", OWN),
     LEADER: ("lingdao", None),
     AUDITOR: ("shenji", None),
+    SECURITY_ADMIN: ("anquan", None),
 }
+PRIVILEGED = tuple(p for p in PRINCIPALS if p in {r.value for r in MFA_ROLES})
 TARGET = "mubiao"  # the account the user-administration requests act on
 
-OK, LOGIN, DENIED = "ok", "login", "denied"
+OK, LOGIN, DENIED, MFA = "ok", "login", "denied", "mfa"
 
 # One outcome per principal, in PRINCIPALS order:
-#   anonymous  city_admin  city_statistician  district_operator  leader  auditor
+#   anonymous  city_admin  city_statistician  district_operator  leader  auditor  security_admin
 # "a/b" gives the outcome for the own unit (沛县) / another unit (丰县) of a route naming one.
-PUBLIC = "ok ok ok ok ok ok"  # no sign-in needed
-SIGNED_IN = "login ok ok ok ok ok"  # view: everyone signed in
-ENTER = "login ok ok ok/denied denied denied"  # enter: the city for every unit, a district its own
-SUBMIT = "login denied denied ok/denied denied denied"  # submit: the district, its own unit only
-REVIEW = "login ok ok denied denied denied"  # review and reopen: the city roles
-EXPORT = "login ok ok ok ok denied"  # export: all but the auditor
-GENERATE = "login ok ok denied denied denied"  # generate_reports: the city roles (it replaces everyone's files)
-AUDIT = "login ok denied denied denied ok"  # read_audit
-MANAGE_USERS = "login ok denied denied denied denied"  # manage_users
+PUBLIC = "ok ok ok ok ok ok ok"  # no sign-in needed
+SIGNED_IN = "login ok ok ok ok ok ok"  # view: everyone signed in
+ENTER = "login ok ok ok/denied denied denied denied"  # enter: the city for every unit, a district its own
+SUBMIT = "login denied denied ok/denied denied denied denied"  # submit: the district, its own unit only
+REVIEW = "login ok ok denied denied denied denied"  # review and reopen: the city roles
+EXPORT = "login ok ok ok ok denied denied"  # export: all but the auditor and the security administrator
+GENERATE = "login ok ok denied denied denied denied"  # generate_reports: the city roles (it replaces everyone's files)
+AUDIT = "login denied denied denied denied ok denied"  # read_audit: the auditor alone (三权分立)
+VIEW_USERS = "login ok denied denied denied denied ok"  # view_users: the system administrator reads, the security administrator
+MANAGE_USERS = "login denied denied denied denied denied ok"  # manage_users: the security administrator alone
+# POST /login: anonymous signs in as the leader (password only); a privileged account signing
+# in again is sent on to its second factor
+SIGN_IN = "ok mfa mfa ok ok mfa mfa"
 
 Request = dict[str, Any]  # keyword arguments of TestClient.request, "url" included
 
@@ -119,7 +133,7 @@ class Case:
         for who, cell in zip(PRINCIPALS, cells, strict=True):
             own, _, other = cell.partition("/")
             assert self.scoped or not other, f"{self.expect}: own/other for a route without an org unit"
-            assert {own, other or own} <= {OK, LOGIN, DENIED}, self.expect
+            assert {own, other or own} <= {OK, LOGIN, DENIED, MFA}, self.expect
             out[who] = (own, other or own)
         return out
 
@@ -184,16 +198,18 @@ EXPECTATIONS: dict[tuple[str, str], list[Case]] = {
     # administration (admin.py)
     ("GET", "/admin/audit"): [Case(AUDIT, lambda c, u: {"url": "/admin/audit"})],
     ("GET", "/api/v1/audit"): [Case(AUDIT, lambda c, u: {"url": "/api/v1/audit"})],
-    ("GET", "/admin/users"): [Case(MANAGE_USERS, lambda c, u: {"url": "/admin/users"})],
+    ("GET", "/admin/users"): [Case(VIEW_USERS, lambda c, u: {"url": "/admin/users"})],
     ("POST", "/admin/users"): [Case(MANAGE_USERS, lambda c, u: {"url": "/admin/users", "data": _form(
         c, username=f"new-{c.principal.replace('_', '-')}", role="leader", display_name="新用户", org_unit="")})],
-    ("GET", "/admin/users/{username}"): [Case(MANAGE_USERS, lambda c, u: {"url": f"/admin/users/{TARGET}"})],
+    ("GET", "/admin/users/{username}"): [Case(VIEW_USERS, lambda c, u: {"url": f"/admin/users/{TARGET}"})],
     ("POST", "/admin/users/{username}/role"): [Case(MANAGE_USERS, lambda c, u: {
         "url": f"/admin/users/{TARGET}/role", "data": _form(c, role="leader", org_unit="")})],
     ("POST", "/admin/users/{username}/active"): [Case(MANAGE_USERS, lambda c, u: {
         "url": f"/admin/users/{TARGET}/active", "data": _form(c, active="1")})],
     ("POST", "/admin/users/{username}/password"): [Case(MANAGE_USERS, lambda c, u: {
         "url": f"/admin/users/{TARGET}/password", "data": _form(c)})],
+    ("POST", "/admin/users/{username}/mfa/reset"): [Case(MANAGE_USERS, lambda c, u: {
+        "url": f"/admin/users/{TARGET}/mfa/reset", "data": _form(c)})],
     ("POST", "/admin/users/{username}/tokens"): [Case(MANAGE_USERS, lambda c, u: {
         "url": f"/admin/users/{TARGET}/tokens", "data": _form(c, name="报表接口")})],
     ("POST", "/admin/users/{username}/tokens/{token_id}/revoke"): [Case(MANAGE_USERS, _revoke)],
@@ -229,8 +245,17 @@ EXPECTATIONS: dict[tuple[str, str], list[Case]] = {
     ("POST", "/account/password"): [Case(SIGNED_IN, lambda c, u: {"url": "/account/password", "data": _form(
         c, current_password=PASSWORD, new_password="Another-2025-plan!", confirm_password="Differs-2025-plan!")},
         accept=(400,))],  # the new passwords differ: refused after the access check, nothing changes
+    # the second factor (account.py): a signed-in session's own; a half-signed-in one's too
+    ("GET", "/account/mfa"): [Case(SIGNED_IN, lambda c, u: {"url": "/account/mfa"})],
+    ("POST", "/account/mfa/enrol"): [Case(SIGNED_IN, lambda c, u: {"url": "/account/mfa/enrol", "data": _form(
+        c, code="x")}, accept=(400,))],  # nothing to enrol: refused after the access check
+    ("POST", "/account/mfa/verify"): [Case(SIGNED_IN, lambda c, u: {"url": "/account/mfa/verify", "data": _form(
+        c, code="x")}, accept=(400,))],  # fully signed in: back to the page; half: a wrong code
+    ("POST", "/account/mfa/recovery-codes"): [Case(SIGNED_IN, lambda c, u: {"url": "/account/mfa/recovery-codes",
+                                                                           "data": _form(c, code="x")},
+                                                   accept=(400,))],  # a wrong code, or a role without one
     ("POST", "/logout"): [Case(PUBLIC, lambda c, u: {"url": "/logout", "data": _form(c)})],  # → /login: signed out
-    ("POST", "/login"): [Case(PUBLIC, _login_form)],  # anonymous signs in as the leader
+    ("POST", "/login"): [Case(SIGN_IN, _login_form)],  # anonymous signs in as the leader
 }
 
 csrf_of = csrf_token
@@ -251,7 +276,11 @@ def app_routes(app: FastAPI) -> set[tuple[str, str]]:
 
 def outcome(response: Response, accept: tuple[int, ...]) -> str:
     status = response.status_code
-    if status == 401 or (300 <= status < 400 and response.headers.get("location", "").startswith("/login?next=")):
+    location = response.headers.get("location", "")
+    if (status == 401 and "second sign-in factor" in response.text) or (
+            300 <= status < 400 and location.startswith("/account/mfa?next=")):
+        return MFA
+    if status == 401 or (300 <= status < 400 and location.startswith("/login?next=")):
         return LOGIN
     if status == 403:
         try:
@@ -324,12 +353,12 @@ def world(db_url: str, tmp_path: Path) -> Iterator[Ctx]:
         yield ctx
 
 
-def sign_in(ctx: Ctx, principal: str) -> None:
+def sign_in(ctx: Ctx, principal: str, second_factor: bool = True) -> None:
     ctx.client.cookies.clear()
     ctx.principal, ctx.csrf = principal, "no-session"
     if principal == ANONYMOUS:
         return
-    sign_in_as(ctx.client, ctx.username)
+    sign_in_as(ctx.client, ctx.username, second_factor=second_factor)
     ctx.csrf = csrf_of(ctx.client.get("/"))  # the logout form of every page carries the session's token
 
 
@@ -358,6 +387,34 @@ def test_every_route_every_role_own_and_other_unit(world: Ctx) -> None:
     assert not wrong, "access matrix mismatches:\n" + "\n".join(wrong)
     cases = [case for cases in EXPECTATIONS.values() for case in cases]
     assert len(seen) == len(PRINCIPALS) * sum(2 if case.scoped else 1 for case in cases)  # every cell walked
+
+
+# What a half-signed-in session (a privileged account after its password only) may reach.
+HALF_OPEN = {("GET", "/login"), ("GET", "/static/{path}"), ("POST", "/logout"),
+             ("GET", "/account/mfa"), ("POST", "/account/mfa/enrol"), ("POST", "/account/mfa/verify")}
+
+
+def test_a_half_signed_in_session_opens_nothing_but_the_second_factor(world: Ctx) -> None:
+    wrong: list[str] = []
+    walked = 0
+    for principal in PRIVILEGED:
+        sign_in(world, principal)  # enrolled (at the first sign-in)
+        sign_in(world, principal, second_factor=False)
+        for (method, path), cases in EXPECTATIONS.items():
+            for case in cases:
+                expected = OK if (method, path) in HALF_OPEN else MFA  # POST /login: to the second factor again
+                for unit in (OWN, OTHER) if case.scoped else (OWN,):
+                    answer = world.client.request(method, follow_redirects=False, **case.build(world, unit))
+                    got = outcome(answer, case.accept)
+                    walked += 1
+                    if got != expected:
+                        wrong.append(f"{method} {path}{' ' + case.name if case.name else ''} as half-signed-in "
+                                     f"{principal}: expected {expected}, got {got} ({answer.status_code} "
+                                     f"{answer.headers.get('location', '')})")
+    assert not wrong, "half-signed-in mismatches:\n" + "\n".join(wrong)
+    cases = [case for cases in EXPECTATIONS.values() for case in cases]
+    assert walked == len(PRIVILEGED) * sum(2 if case.scoped else 1 for case in cases)
+    assert len(PRIVILEGED) == 4  # the three administrators and the city statistician
 
 
 def test_a_password_that_must_be_changed_opens_no_api(db_url: str) -> None:

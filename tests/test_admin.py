@@ -1,4 +1,5 @@
-"""Administration pages: the audit log viewer and user and role administration."""
+"""Administration pages: the audit log viewer (the auditor's) and user and role
+administration (the security administrator's; the system administrator reads only)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from web_helpers import PASSWORD, csrf_token, sign_in
 
 USERS = [  # username, display name, role, org unit
     ("admin", "市级管理员", "city_admin", None),
+    ("anquan", "安全管理员", "security_admin", None),
     ("shenji", "审计员", "auditor", None),
     ("lingdao", "领导", "leader", None),
     ("tongji", "统计员", "city_statistician", None),
@@ -57,21 +59,26 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield c
 
 
-def test_auditor_and_admin_read_the_audit_log(client: TestClient) -> None:
-    for name in ("shenji", "admin"):
-        sign_in(client, name)
-        page = client.get("/admin/audit")
-        assert page.status_code == 200, page.text
-        assert "审计链完整 (chain intact)" in page.text and 'data-action="auth.login"' in page.text
-        assert "登录 <code>auth.login</code>" in page.text and page.headers["cache-control"] == "no-store"
+def test_the_auditor_alone_reads_the_audit_log(client: TestClient) -> None:
+    sign_in(client, "admin")
+    sign_in(client, "shenji")
+    page = client.get("/admin/audit")
+    assert page.status_code == 200, page.text
+    assert "审计链完整 (chain intact)" in page.text and 'data-action="auth.login"' in page.text
+    assert "登录 <code>auth.login</code>" in page.text and page.headers["cache-control"] == "no-store"
+    assert "绑定动态口令 <code>auth.mfa_enrolled</code>" in page.text  # the second factor's events are labelled
     mine = client.get("/admin/audit", params={"action": "auth.login", "user": "shenji"})
     assert mine.text.count("<tr data-action=") == 1 and "第 1 / 1 页，共 1 条" in mine.text
     assert "Audit chain intact" in client.get("/admin/audit", params={"lang": "en"}).text
+    for name in ("admin", "anquan"):  # 三权分立: neither administrator reads the trail of its own acts
+        sign_in(client, name)
+        assert client.get("/admin/audit").status_code == 403
+        assert client.get("/api/v1/audit").status_code == 403
 
 
 @pytest.mark.parametrize("path", ["/admin/audit", "/api/v1/audit", "/admin/users", "/admin/users/tongji"])
 def test_other_roles_are_refused(client: TestClient, path: str) -> None:
-    refused = ["lingdao", "tongji", "fengxian"] + (["shenji"] if "users" in path else [])
+    refused = ["lingdao", "tongji", "fengxian"] + (["shenji"] if "users" in path else ["admin", "anquan"])
     for name in refused:
         sign_in(client, name)
         answer = client.get(path)
@@ -81,8 +88,23 @@ def test_other_roles_are_refused(client: TestClient, path: str) -> None:
     assert client.get("/admin/audit", follow_redirects=False).headers["location"] == "/login?next=%2Fadmin%2Faudit"
 
 
-def test_admin_creates_a_district_operator_whose_one_time_password_works(client: TestClient) -> None:
+def test_the_system_administrator_sees_the_accounts_and_changes_nothing(client: TestClient) -> None:
     sign_in(client, "admin")
+    listing = client.get("/admin/users")
+    assert listing.status_code == 200 and 'data-user="tongji"' in listing.text and 'id="read-only"' in listing.text
+    assert 'action="/admin/users"' not in listing.text and 'href="/admin/users"' in listing.text  # the menu link
+    page = client.get("/admin/users/tongji")
+    assert page.status_code == 200 and 'id="read-only"' in page.text and "<form method=\"post\" action=\"/admin" not in page.text
+    for path, data in (("/admin/users", {"username": "x1", "role": "leader"}), ("/admin/users/tongji/role", {"role": "leader"}),
+                       ("/admin/users/tongji/active", {"active": "0"}), ("/admin/users/tongji/password", {}),
+                       ("/admin/users/tongji/mfa/reset", {}), ("/admin/users/tongji/tokens", {"name": "x"})):
+        refused = client.post(path, data={**data, "csrf_token": csrf(page)})
+        assert refused.status_code == 403 and refused.json()["message_en"].startswith("not allowed: manage_users"), path
+        assert "请联系安全管理员" in refused.json()["message"]
+
+
+def test_admin_creates_a_district_operator_whose_one_time_password_works(client: TestClient) -> None:
+    sign_in(client, "anquan")
     form = client.get("/admin/users")
     assert form.status_code == 200 and 'data-user="fengxian"' in form.text and "丰县填报员" in form.text
     assert "$argon2" not in form.text
@@ -104,7 +126,7 @@ def test_admin_creates_a_district_operator_whose_one_time_password_works(client:
 
 
 def test_role_change_and_deactivation_are_audited(client: TestClient) -> None:
-    sign_in(client, "admin")
+    sign_in(client, "anquan")
     page = client.get("/admin/users/tongji")
     changed = client.post("/admin/users/tongji/role", data={"role": "leader", "org_unit": "沛县", "csrf_token": csrf(page)},
                           follow_redirects=False)
@@ -113,11 +135,16 @@ def test_role_change_and_deactivation_are_audited(client: TestClient) -> None:
     assert bad.status_code == 400 and "未知角色" in bad.text
     off = client.post("/admin/users/lingdao/active", data={"active": "0", "csrf_token": csrf(page)}, follow_redirects=False)
     assert off.status_code == 303
-    self_off = client.post("/admin/users/admin/active", data={"active": "0", "csrf_token": csrf(page)})
+    self_off = client.post("/admin/users/anquan/active", data={"active": "0", "csrf_token": csrf(page)})
     assert self_off.status_code == 400 and "不能停用自己的账户" in self_off.text
+    self_role = client.post("/admin/users/anquan/role", data={"role": "auditor", "csrf_token": csrf(page)})
+    assert self_role.status_code == 400 and "变更自己的角色" in self_role.text
+    with client.app.state.sessions() as s:
+        assert get_user(s, "anquan").role == "security_admin"
+    sign_in(client, "shenji")  # the auditor reads what the security administrator did
     log = client.get("/api/v1/audit", params={"action": "user.role_changed"}).json()
     [event] = log["events"]
-    assert event["user_name"] == "admin" and event["action_label"] == "变更角色"
+    assert event["user_name"] == "anquan" and event["action_label"] == "变更角色"
     assert event["before"] == {"role": "city_statistician", "org_unit": None}
     assert event["after"] == {"role": "leader", "org_unit": None}  # the org unit is for district operators only
     assert client.get("/api/v1/audit", params={"action": "user.deactivated"}).json()["total"] == 1
@@ -127,7 +154,7 @@ def test_role_change_and_deactivation_are_audited(client: TestClient) -> None:
 
 
 def test_forms_need_the_csrf_token(client: TestClient) -> None:
-    sign_in(client, "admin")
+    sign_in(client, "anquan")
     page = client.get("/admin/users")
     assert client.post("/admin/users", data={"username": "x1", "role": "leader"}).status_code == 403
     assert client.post("/admin/users", data={"username": "x1", "role": "leader", "csrf_token": "forged"}).status_code == 403
@@ -139,7 +166,7 @@ def test_forms_need_the_csrf_token(client: TestClient) -> None:
 
 
 def test_password_reset_and_api_tokens(client: TestClient) -> None:
-    sign_in(client, "admin")
+    sign_in(client, "anquan")
     page = client.get("/admin/users/lingdao")
     reset = client.post("/admin/users/lingdao/password", data={"csrf_token": csrf(page)})
     assert reset.status_code == 200
@@ -154,10 +181,11 @@ def test_password_reset_and_api_tokens(client: TestClient) -> None:
                           follow_redirects=False)
     assert revoked.status_code == 303
     assert client.post(f"/admin/users/lingdao/tokens/{token_id}/revoke", data={"csrf_token": csrf(page)}).status_code == 404
-    actions = [e["action"] for e in client.get("/api/v1/audit").json()["events"][:3]]
-    assert actions == ["token.revoked", "token.created", "user.password_reset"]
     client.cookies.clear()
     assert client.get("/api/v1/audit", headers=auth).status_code == 401
+    sign_in(client, "shenji")
+    actions = [e["action"] for e in client.get("/api/v1/audit").json()["events"] if e["user_name"] == "anquan"][:3]
+    assert actions == ["token.revoked", "token.created", "user.password_reset"]
     sign_in(client, "lingdao", one_time)
     assert client.get("/", follow_redirects=False).headers["location"] == "/account/password"
 
@@ -204,7 +232,7 @@ def test_mask_json() -> None:
 def test_the_users_pages_show_sign_in_throttling_and_a_reset_clears_it(client: TestClient) -> None:
     for _ in range(5):  # five wrong passwords for lingdao from this address: it must wait
         sign_in(client, "lingdao", "Wrong-password-1", expect=401)
-    sign_in(client, "admin")  # the same address, another name: not held up
+    sign_in(client, "anquan")  # the same address, another name: not held up
     listing = client.get("/admin/users").text
     cells = dict(re.findall(r'data-user="([^"]+)">.*?<td class="throttled">([^<]*)</td>', listing, re.S))
     assert "登录受限至" in listing and cells["lingdao"].endswith("+08:00") and cells["shenji"] == ""
@@ -217,13 +245,14 @@ def test_the_users_pages_show_sign_in_throttling_and_a_reset_clears_it(client: T
 
 
 def test_display_names_are_masked_on_the_admin_pages(client: TestClient) -> None:
-    sign_in(client, "admin")
+    sign_in(client, "anquan")
     page = client.get("/admin/users")
     made = client.post("/admin/users", data={"username": "wangxm", "display_name": "王小明13812341234", "role": "leader",
                                              "org_unit": "", "csrf_token": csrf(page)})
     assert made.status_code == 200, made.text
     assert "王小明138****1234" in made.text and "13812341234" not in made.text
-    for shown in (client.get("/admin/users").text, client.get("/admin/users/wangxm").text,
-                  client.get("/admin/audit", params={"action": "user.created"}).text,
+    pages = (client.get("/admin/users").text, client.get("/admin/users/wangxm").text)
+    sign_in(client, "shenji")
+    for shown in (*pages, client.get("/admin/audit", params={"action": "user.created"}).text,
                   str(client.get("/api/v1/audit", params={"action": "user.created"}).json())):
         assert "王小明138****1234" in shown and "13812341234" not in shown

@@ -26,6 +26,7 @@ from hrss.auth.passwords import (
     verify_password,
 )
 from hrss.auth.roles import (
+    MFA_ROLES,
     Action,
     Role,
     actions_for,
@@ -615,17 +616,18 @@ def test_audit_events_hold_no_secrets(engine: Engine, plan: Plan) -> None:
 
 # Every role × action: "all" any org unit, "own" only the user's own unit, "-" never.
 EXPECTED = """
-action           city_admin city_statistician district_operator leader auditor
-view             all        all               all               all    all
-view_unapproved  all        all               own               -      -
-enter            all        all               own               -      -
-submit           -          -                 own               -      -
-review           all        all               -                 -      -
-reopen           all        all               -                 -      -
-manage_users     all        -                 -                 -      -
-read_audit       all        -                 -                 -      all
-export           all        all               all               all    -
-generate_reports all        all               -                 -      -
+action           city_admin city_statistician district_operator leader auditor security_admin
+view             all        all               all               all    all     all
+view_unapproved  all        all               own               -      -       -
+enter            all        all               own               -      -       -
+submit           -          -                 own               -      -       -
+review           all        all               -                 -      -       -
+reopen           all        all               -                 -      -       -
+manage_users     -          -                 -                 -      -       all
+view_users       all        -                 -                 -      -       all
+read_audit       -          -                 -                 -      all     -
+export           all        all               all               all    -       -
+generate_reports all        all               -                 -      -       -
 """
 
 
@@ -652,6 +654,24 @@ def test_the_permission_table() -> None:
             "all": (True, True, True), "own": (True, False, False), "-": (False, False, False),
         }[cell], (role, action)
         assert (Action(action) in actions_for(user)) == (cell != "-")
+
+
+def test_the_three_administrators_are_distinct_roles() -> None:
+    """三权分立: the system administrator, the auditor and the security administrator share
+    no duty: accounts are the security administrator's alone, the audit log the auditor's
+    alone, and the data the system administrator's (not the others')."""
+    admin, auditor, security = FakeUser("city_admin"), FakeUser("auditor"), FakeUser("security_admin")
+    duties = {
+        "city_admin": {Action.ENTER, Action.REVIEW, Action.REOPEN, Action.GENERATE_REPORTS, Action.VIEW_UNAPPROVED},
+        "auditor": {Action.READ_AUDIT},
+        "security_admin": {Action.MANAGE_USERS},
+    }
+    for role, own_duties in duties.items():
+        for other in duties:
+            assert all(can(FakeUser(other), d) == (role == other) for d in own_duties), (role, other)
+    assert can(admin, Action.VIEW_USERS) and not can(admin, Action.MANAGE_USERS)  # read-only sight of accounts
+    assert not can(auditor, Action.VIEW_USERS) and not can(security, Action.READ_AUDIT)
+    assert {r.value for r in MFA_ROLES} == {"city_admin", "city_statistician", "auditor", "security_admin"}
 
 
 def test_no_permission_without_an_active_user() -> None:

@@ -27,6 +27,7 @@ from hrss.monitoring.values import NewValue, store_values
 from hrss.plan.store import prepare_store
 from hrss.settings import Settings
 from hrss.web.app import create_app
+from web_helpers import browser_sign_in
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "var" / "test-artifacts"
@@ -35,6 +36,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-sync", "--no-first-run"]
 
 pytestmark = pytest.mark.slow
+SETTINGS: dict[str, Settings] = {}  # base address → the server's settings (for the second factor's stored secret)
 
 
 def _free_port() -> int:
@@ -72,7 +74,9 @@ def server(tmp_path: Path) -> Iterator[str]:
         if srv.started:
             break
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{port}"
+    SETTINGS[base] = settings
+    yield base
     srv.should_exit = True
     thread.join(timeout=10)
 
@@ -80,10 +84,7 @@ def server(tmp_path: Path) -> Iterator[str]:
 def _sign_in(browser, base: str, username: str):  # type: ignore[no-untyped-def]
     context = browser.new_context(accept_downloads=True, locale="zh-CN", viewport={"width": 1440, "height": 1000})
     page = context.new_page()
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form.stack button[type=submit]")
+    browser_sign_in(page, base, username, SETTINGS[base], PASSWORD)  # the statistician: with the second factor
     page.wait_for_url(f"{base}/")
     return page
 

@@ -32,7 +32,7 @@ from hrss.monitoring.demo import build_demo, load_demo
 from hrss.plan.store import prepare_store
 from hrss.settings import Settings
 from hrss.web.app import create_app
-from web_helpers import PASSWORD, sign_in
+from web_helpers import PASSWORD, browser_sign_in, sign_in
 
 DIRECTIVES = ("default-src 'self'", "script-src 'self'", "object-src 'none'", "base-uri 'self'",
               "form-action 'self'", "frame-ancestors 'none'")
@@ -216,6 +216,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 PAGES = ("/", "/indicators/I01", "/indicators/I06", "/org-units/徐州市", "/entry", "/review", "/ledger",
          "/reconcile", "/completeness", "/reports", "/admin/users", "/admin/users/admin", "/admin/audit",
          "/account/password", "/api/docs", "/indicators/NOPE")
+SERVER_SETTINGS: dict[str, Settings] = {}  # base address → the demo server's settings (second factors)
 WATCH = """
 window.__violations = [];
 document.addEventListener("securitypolicyviolation", (e) => {
@@ -244,6 +245,8 @@ def demo_server(tmp_path: Path) -> Iterator[str]:
         load_demo(s, plan, build_demo(plan))
         create_user(s, username="admin", display_name="市级管理员", role="city_admin", org_unit=None, plan=plan,
                     settings=settings, password=PASSWORD)
+        create_user(s, username="shenji", display_name="审计员", role="auditor", org_unit=None, plan=plan,
+                    settings=settings, password=PASSWORD)  # the audit log is the auditor's alone (三权分立)
     engine.dispose()
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
@@ -253,6 +256,7 @@ def demo_server(tmp_path: Path) -> Iterator[str]:
         if srv.started:
             break
         time.sleep(0.05)
+    SERVER_SETTINGS[f"http://127.0.0.1:{port}"] = settings
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=10)
@@ -277,12 +281,11 @@ def test_no_csp_violation_on_the_main_pages_in_a_real_browser(demo_server: str) 
                 if r.status >= 400 and "/indicators/NOPE" not in r.url else None)
         page.on("request", lambda r: None if r.url.startswith(base) or r.url.startswith("data:")
                 else problems.append(f"{page.url} external request: {r.url}"))
-        page.goto(f"{base}/login")
-        page.fill("input[name=username]", "admin")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("form.stack button[type=submit]")
+        browser_sign_in(page, base, "admin", SERVER_SETTINGS[base])  # the sign-in and second factor pages too
         page.wait_for_url(f"{base}/")
         for path in PAGES:
+            if path == "/admin/audit":  # the auditor's page: the rest from here on as the auditor
+                browser_sign_in(page, base, "shenji", SERVER_SETTINGS[base])
             answer = page.goto(base + path)
             assert answer is not None and answer.status in (200, 404), (path, answer and answer.status)
             assert "script-src 'self'" in answer.headers.get("content-security-policy", ""), path

@@ -26,17 +26,19 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_production_mode_refuses_every_development_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from hrss.settings import ProductionSettingsError, check_production, production_problems
 
+    monkeypatch.delenv("HRSS_MFA_KEY_FILE", raising=False)  # the defaults themselves (conftest sets one)
     assert production_problems(Settings()) == []  # development: the embedded defaults are the point
     problems = production_problems(Settings(environment="production"))
     assert [p.split("：")[0] for p in problems] == [
-        "HRSS_DATABASE_URL", "HRSS_REPORT_DIR", "HRSS_LEDGER_DIR", "HRSS_TRUSTED_PROXIES"]
+        "HRSS_DATABASE_URL", "HRSS_REPORT_DIR", "HRSS_LEDGER_DIR", "HRSS_MFA_KEY_FILE", "HRSS_TRUSTED_PROXIES"]
     ready = Settings(environment="production", database_url="postgresql+psycopg://hrss@db/hrss",
-                     report_dir=tmp_path / "reports", ledger_dir=tmp_path / "ledgers", trusted_proxies="10.0.0.5")
+                     report_dir=tmp_path / "reports", ledger_dir=tmp_path / "ledgers", mfa_key_file=tmp_path / "mfa.key",
+                     trusted_proxies="10.0.0.5")
     assert production_problems(ready) == []
     check_production(ready)
     with pytest.raises(ProductionSettingsError, match="HRSS_TRUSTED_PROXIES"):
         check_production(Settings(environment="production", database_url="postgresql+psycopg://hrss@db/hrss",
-                                  report_dir=tmp_path, ledger_dir=tmp_path))
+                                  report_dir=tmp_path, ledger_dir=tmp_path, mfa_key_file=tmp_path / "k"))
 
 
 def test_the_platform_and_the_demo_refuse_to_start_in_production_on_defaults(

@@ -26,7 +26,7 @@ from hrss.plan.model import Plan
 from hrss.plan.store import prepare_store
 from hrss.settings import Settings
 from hrss.web.app import create_app
-from web_helpers import PASSWORD, csrf_token
+from web_helpers import PASSWORD, csrf_token, sign_in
 
 USERS = {
     "tongji": ("city_statistician", None),
@@ -125,10 +125,7 @@ class Clients:
         c = TestClient(_app(self.settings))
         c.__enter__()
         self.open.append(c)
-        form = c.get("/login")
-        r = c.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": _token(form.text)},
-                   follow_redirects=False)
-        assert r.status_code == 303
+        sign_in(c, username, PASSWORD)  # with the second factor for the privileged roles
         return c
 
     def close(self) -> None:

@@ -74,7 +74,7 @@ def world(db_url: str) -> Iterator[World]:
                                            ("admin", "管理员乙", "city_admin", None)):
             user, _ = create_user(s, username=username, display_name=name, role=role, org_unit=unit, plan=plan,
                                   settings=settings, password=PASSWORD)
-            cookies[username] = start_session(s, user, client_addr="127.0.0.1", now=utcnow())
+            cookies[username] = start_session(s, user, client_addr="127.0.0.1", now=utcnow(), second_factor=True)
         token = create_api_token(s, user, "cache test")
     yield World(engine, plan, settings, cookies, token)
     engine.dispose()
@@ -265,7 +265,7 @@ def test_a_kept_page_follows_its_user_and_session(world: World) -> None:
         assert 'href="/review"' in changed
         with transaction(world.engine) as s:
             user = s.execute(select(User).where(User.username == "xinyi")).scalar_one()
-            world.cookies["xinyi"] = start_session(s, user, client_addr="127.0.0.1", now=utcnow())
+            world.cookies["xinyi"] = start_session(s, user, client_addr="127.0.0.1", now=utcnow(), second_factor=True)
         assert csrf_token(dashboard(client, world, "xinyi")) == _csrf_of(world, "xinyi") != csrf_token(changed)
         english = client.get("/", params={"as_of": "2025-11", "lang": "en"}, headers=world.cookie("xinyi"))
         assert english.status_code == 200 and '<html lang="en">' in english.text and english.cookies.get("lang") == "en"

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from hrss.audit.cli import audit_app
 from hrss.auth.cli import user_app
 from hrss.ledgers.cli import synth_app
+from hrss.ops.cli import db_backup, db_check, db_restore
 from hrss.settings import Settings
 from hrss.stats.cli import stats_app  # stats quality | compute | reconcile
 
@@ -120,6 +121,12 @@ def db_upgrade(ctx: typer.Context) -> None:
     """创建或迁移数据库并载入规划 (create or migrate the store, load the plan)."""
     plan = _ctx(ctx).ready()
     out.print(f"数据库已就绪 (store ready): {plan.title} [{plan.id}]")
+
+
+
+db_app.command("backup")(db_backup)  # hrss db backup --out FILE (hrss.ops.cli)
+db_app.command("restore")(db_restore)  # hrss db restore FILE
+db_app.command("check")(db_check)  # hrss db check FILE: checksums, newest audit event is the store's
 
 
 # --- plan ------------------------------------------------------------------------
@@ -456,8 +463,16 @@ def serve_cmd(
         for a in accounts:
             table.add_row(a.username, a.role, a.org_unit or "全市", a.password)
         out.print(table)
+        out.print("市级管理员、市统计审核员、审计员和安全管理员首次登录时还须用身份验证器应用绑定动态口令 "
+                  "(the privileged accounts also set up a TOTP authenticator app at the first sign-in)")
     out.print(f"平台已启动，请在浏览器打开 (open in a browser): http://{host}:{port}/", soft_wrap=True)
-    serve(c.settings, host=host, port=port, workers=workers)
+    from hrss.ops.store import BackupError, serving
+
+    try:
+        with serving(c.settings.database_url):  # `hrss db restore` refuses while this is held
+            serve(c.settings, host=host, port=port, workers=workers)
+    except BackupError as exc:
+        _fail(str(exc))
 
 
 def main() -> None:
@@ -467,11 +482,27 @@ def main() -> None:
         app()
     except SQLAlchemyError as exc:
         detail = getattr(exc, "orig", None) or exc
-        err.print(f"[red]数据库错误，请检查 HRSS_DATABASE_URL 与数据库状态 (database error): {detail}[/red]", highlight=False)
+        said = _sqlite_problem(str(detail))  # a read-only folder or a full disk, said in words
+        err.print(f"[red]{said or f'数据库错误，请检查 HRSS_DATABASE_URL 与数据库状态 (database error): {detail}'}[/red]",
+                  highlight=False)
         raise SystemExit(2) from None
     except OSError as exc:
-        err.print(f"[red]文件或目录无法访问 (file system error): {exc}[/red]", highlight=False)
+        from hrss.diskio import describe
+
+        err.print(f"[red]{describe(exc)}[/red]", highlight=False)
         raise SystemExit(2) from None
+
+
+def _sqlite_problem(message: str) -> str | None:
+    """SQLite's words about its file, explained from the state of its folder (hrss.diskio)."""
+    from sqlalchemy.engine import make_url
+
+    from hrss.diskio import sqlite_problem
+
+    url = make_url(Settings().database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return sqlite_problem(Path(url.database), message)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,11 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            from hrss.diskio import writing
+
+            folder = Path(parsed.database).parent
+            with writing(folder, "创建数据库所在目录"):  # e.g. a part of the path is a file: said in words
+                folder.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
 
         @event.listens_for(engine, "connect")

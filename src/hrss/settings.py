@@ -181,7 +181,7 @@ def production_problems(settings: Settings) -> list[str]:
     if settings.database_url.startswith("sqlite"):
         problems.append("HRSS_DATABASE_URL：生产环境须使用 PostgreSQL，SQLite 仅供开发与演示 "
                         "(production needs PostgreSQL: postgresql+psycopg://…)")
-    for name in ("report_dir", "ledger_dir"):
+    for name in ("report_dir", "ledger_dir", "mfa_key_file"):
         if not getattr(settings, name).is_absolute():
             problems.append(f"HRSS_{name.upper()}：生产环境须设为绝对路径，不能用相对于启动目录的默认值 "
                             f"(must be an absolute path, not the development default relative to the working directory)")

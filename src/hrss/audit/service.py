@@ -53,6 +53,12 @@ ACTION_LABELS = {
     "auth.locked": "账户锁定",  # recorded before sign-in throttling replaced the lock
     "auth.throttled": "登录受限",
     "auth.logout": "退出登录",
+    "auth.mfa_enrolled": "绑定动态口令",
+    "auth.mfa_verified": "双因素验证通过",
+    "auth.mfa_failed": "双因素验证失败",
+    "auth.mfa_recovery_used": "使用恢复码",
+    "auth.mfa_recovery_renewed": "重新生成恢复码",
+    "user.mfa_reset": "重置双因素",
     "token.created": "创建接口令牌",
     "token.revoked": "吊销接口令牌",
     "value.saved": "保存填报数据",
@@ -72,6 +78,8 @@ ACTION_LABELS = {
     "stats.rejects_written": "导出剔除记录表",
     "ledger.export": "导出台账（已脱敏）",
     "ledger.export.privileged": "特权导出台账（完整个人信息）",
+    "db.backup": "备份数据库",
+    "db.restored": "恢复数据库",
 }
 _CLIP = 64  # request ids and client addresses come from outside: clip them to their column
 

@@ -44,12 +44,12 @@ def _fail(message: str) -> None:
 def user_create(
     ctx: typer.Context,
     username: Annotated[str, typer.Option("--username", help="用户名 (user name)")],
-    role: Annotated[str, typer.Option("--role", help="city_admin | city_statistician | district_operator | leader | auditor")],
+    role: Annotated[str, typer.Option("--role", help="city_admin | city_statistician | district_operator | leader | auditor | security_admin")],
     org_unit: Annotated[str | None, typer.Option("--org-unit", help="所属组织单位，填报员必填（县区、市直或徐州市） (org unit; district_operator only)")] = None,
     display_name: Annotated[str | None, typer.Option("--display-name", help="姓名 (display name); default: the user name")] = None,
 ) -> None:
     """创建用户并显示一次性密码 (create a user; prints a one-time password once)."""
-    from hrss.auth.roles import role_label
+    from hrss.auth.roles import needs_second_factor, role_label
     from hrss.auth.service import AccountError, create_user
     from hrss.db import transaction
 
@@ -69,13 +69,16 @@ def user_create(
     out.print(f"已创建用户 (user created): {user.username} [{role_label(user.role)}]{unit}", highlight=False)
     out.print(f"一次性密码，仅显示这一次 (one-time password, shown only now): {password}", highlight=False, soft_wrap=True)
     out.print("首次登录时必须修改密码 (it must be changed at the first sign-in)")
+    if needs_second_factor(user.role):
+        out.print("该角色首次登录时还须绑定动态口令 (this role also sets up a TOTP second factor at the first sign-in)")
 
 
 @user_app.command("list")
 def user_list(ctx: typer.Context) -> None:
     """列出用户 (list users; no password data; ID and mobile numbers in names masked)."""
     from hrss.audit.service import local_time, utcnow
-    from hrss.auth.roles import role_label
+    from hrss.auth.mfa import enrolled_user_ids
+    from hrss.auth.roles import needs_second_factor, role_label
     from hrss.auth.service import list_users, password_expired
     from hrss.auth.throttle import latest_blocks
     from hrss.db import session_factory
@@ -90,6 +93,7 @@ def user_list(ctx: typer.Context) -> None:
     with session_factory(c.engine)() as session:
         users = list_users(session)
         blocks = latest_blocks(session, [u.username for u in users], now)
+        enrolled = enrolled_user_ids(session)
         for u in users:
             state = []
             if not u.is_active:
@@ -100,6 +104,8 @@ def user_list(ctx: typer.Context) -> None:
                 state.append("须改密码")
             elif password_expired(u, c.settings, now):
                 state.append("密码过期")
+            if needs_second_factor(u.role) and u.id not in enrolled:
+                state.append("未绑定动态口令")
             table.add_row(u.username, Text(mask_text(u.display_name)), role_label(u.role), u.org_unit or "-",
                           "、".join(state) or "正常", local_time(u.created_at)[:16])
     out.print(table)
@@ -125,6 +131,26 @@ def user_reset_password(
         password = reset_password(session, user, settings=c.settings, origin=cli_origin())
     out.print(f"已重置密码 (password reset): {user.username}", highlight=False)
     out.print(f"一次性密码，仅显示这一次 (one-time password, shown only now): {password}", highlight=False, soft_wrap=True)
+
+
+@user_app.command("reset-mfa")
+def user_reset_mfa(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="用户名 (user name)")],
+) -> None:
+    """重置双因素：清除动态口令和恢复码并结束该账户的全部会话，下次登录时重新绑定
+    (clear the TOTP enrolment and recovery codes, end the account's sessions: it enrols again at the next sign-in)."""
+    from hrss.auth.mfa import reset_mfa
+    from hrss.db import transaction
+
+    c = _root(ctx)
+    c.ready()
+    with transaction(c.engine) as session:
+        user = _user_or_fail(session, username)
+        was = reset_mfa(session, user, origin=cli_origin())
+    state = "已清除原有绑定 (the enrolment was cleared)" if was else "原本未绑定 (no enrolment to clear)"
+    out.print(f"已重置双因素 (second factor reset): {user.username} — {state}；会话已全部结束 (sessions ended)", highlight=False)
+    out.print("下次登录时须重新绑定动态口令 (it sets up a new TOTP second factor at the next sign-in)")
 
 
 token_app = typer.Typer(help="API 令牌 (API tokens of an account).", no_args_is_help=True)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hmac
 import os
 import re
@@ -51,7 +52,7 @@ import segno
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hrss.audit.service import Origin, naive_utc, record_from
@@ -70,16 +71,6 @@ ACCOUNT_ADDR = "*"  # the address of the account-wide throttle pair (no client a
 ACCOUNT_FACTOR = 4  # the account-wide pair waits after this many times HRSS_LOGIN_MAX_FAILURES
 KEY_BYTES = 32  # AES-256
 SEALED_PREFIX = "v1."
-
-# Audit actions written here, with their labels (the audit log viewer adds them to its own).
-ACTION_LABELS = {
-    "auth.mfa_enrolled": "绑定动态口令",
-    "auth.mfa_verified": "双因素验证通过",
-    "auth.mfa_failed": "双因素验证失败",
-    "auth.mfa_recovery_used": "使用恢复码",
-    "auth.mfa_recovery_renewed": "重新生成恢复码",
-    "user.mfa_reset": "重置双因素",
-}
 
 WRONG_CODE = "动态口令或恢复码错误 (wrong one-time code or recovery code)"
 NO_ENROLMENT = "该账户尚未绑定动态口令 (no second factor is enrolled for this account)"
@@ -115,10 +106,8 @@ def _key(settings: Settings) -> bytes:
         try:
             with os.fdopen(fd, "w", encoding="ascii") as f:  # mkstemp: mode 0600
                 f.write(base64.urlsafe_b64encode(secrets.token_bytes(KEY_BYTES)).decode("ascii") + "\n")
-            try:
+            with contextlib.suppress(FileExistsError):  # another process made it first: use theirs
                 os.link(tmp, path)
-            except FileExistsError:
-                pass  # another process made it first: use theirs
         finally:
             os.unlink(tmp)
     try:
@@ -217,15 +206,16 @@ def pending_enrolment(session: Session, user: User, *, settings: Settings, now: 
     if row is not None and row.confirmed_at is not None:
         raise MfaError("state", ALREADY)
     if row is None:
-        secret = pyotp.random_base32()  # 160 bits
-        try:
-            with session.begin_nested():
-                session.add(MfaEnrolment(user_id=user.id, secret=seal_secret(settings, user.id, secret),
-                                         created_at=naive_utc(now), confirmed_at=None, last_step=None))
-        except IntegrityError:  # a parallel page of the same user began it first
-            return pending_enrolment(session, user, settings=settings, now=now)
-    else:
-        secret = open_secret(settings, user.id, row.secret)
+        # Insert unless a parallel page of the same user began one first; then show that one.
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        begun = dialect.insert(MfaEnrolment).values(
+            user_id=user.id, secret=seal_secret(settings, user.id, pyotp.random_base32()),  # 160 bits
+            created_at=naive_utc(now), confirmed_at=None, last_step=None)
+        session.execute(begun.on_conflict_do_nothing(index_elements=["user_id"]))
+        row = session.get_one(MfaEnrolment, user.id, populate_existing=True)
+        if row.confirmed_at is not None:
+            raise MfaError("state", ALREADY)
+    secret = open_secret(settings, user.id, row.secret)
     uri = _totp(secret).provisioning_uri(name=user.username, issuer_name=ISSUER)
     return Pending(secret, uri, qr_data_uri(uri))
 
@@ -400,8 +390,9 @@ def _fail(session: Session, user: User, origin: Origin, at: datetime, settings: 
 
 
 def reset_mfa(session: Session, user: User, *, origin: Origin | None = None, now: datetime | None = None) -> bool:
-    """Clear user's second factor (secret and recovery codes) and end their web sessions:
-    the next sign-in enrols again. Audited; returns whether an enrolment was confirmed."""
+    """Clear user's second factor (secret and recovery codes, the account-wide count of
+    failed codes) and end their web sessions: the next sign-in enrols again. Audited;
+    returns whether an enrolment was confirmed."""
     at = naive_utc(now)
     row = enrolment_of(session, user)
     was = row is not None and row.confirmed_at is not None
@@ -409,6 +400,7 @@ def reset_mfa(session: Session, user: User, *, origin: Origin | None = None, now
         session.delete(row)
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     ended = session.execute(delete(WebSession).where(WebSession.user_id == user.id)).rowcount
+    throttle.clear(session, _pairs(user, Origin())[1][0])  # the account's code count starts over with the new secret
     session.flush()
     _audit(session, origin, "user.mfa_reset", user, at, {"enrolled": False, "sessions_ended": ended},
            before={"enrolled": was})

@@ -1,4 +1,5 @@
-"""Accounts: users, throttled sign-in, password rules, web sessions, API tokens.
+"""Accounts: users, throttled sign-in, password rules, web sessions, API tokens (the
+second factor of the privileged roles: hrss.auth.mfa).
 
 Plain functions over a SQLAlchemy Session, shared by the CLI, the web app and the tests.
 They flush but never commit: the caller owns the transaction. Every change writes its
@@ -373,17 +374,41 @@ def _refused(session: Session, origin: Origin, user: User | None, at: datetime, 
 # --- web sessions ----------------------------------------------------------------
 
 
-def start_session(session: Session, user: User, *, client_addr: str | None, now: datetime) -> str:
+def start_session(session: Session, user: User, *, client_addr: str | None, now: datetime,
+                  second_factor: bool = False) -> str:
     """A new web session for an authenticated user; returns the token for the cookie
-    (only its sha256 is stored)."""
+    (only its sha256 is stored). A privileged role's session is only half signed in until
+    its second factor passes (hrss.auth.mfa, `upgrade_session`); second_factor=True
+    starts it as passed (tests and tools that sign in without the pages)."""
     at = naive_utc(now)
     token = secrets.token_urlsafe(32)
     session.add(WebSession(
         id=_digest(token), user_id=user.id, created_at=at, last_seen_at=at,
         csrf_token=secrets.token_urlsafe(32), client_addr=client_addr[:64] if client_addr else None,
+        mfa_verified_at=at if second_factor else None,
     ))
     session.flush()
     return token
+
+
+def upgrade_session(session: Session, web_session: WebSession, *, now: datetime) -> tuple[str, WebSession]:
+    """The second factor passed: replace the half-signed-in session by a new one (a new
+    token and CSRF token, so that a cookie seen before the second factor is worth nothing
+    after it), marked as passed; its age still counts from the password step. Returns the
+    cookie's token and the new session; AccountError when the session ended meanwhile."""
+    at = naive_utc(now)
+    old = session.get(WebSession, web_session.id)
+    if old is None:  # ended meanwhile (signed out elsewhere, a reset): no upgrade
+        raise AccountError(["会话已结束，请重新登录 (the session has ended: sign in again)"])
+    token = secrets.token_urlsafe(32)
+    new = WebSession(
+        id=_digest(token), user_id=old.user_id, created_at=old.created_at, last_seen_at=at,
+        csrf_token=secrets.token_urlsafe(32), client_addr=old.client_addr, mfa_verified_at=at,
+    )
+    session.add(new)
+    session.delete(old)
+    session.flush()
+    return token, new
 
 
 # "Who is asking" is one indexed round trip per request (the statements are built once).

@@ -121,13 +121,14 @@ class DuckDBEngine:
             options = f", PARTITION_BY ({partition_by})" if partition_by else ""
             try:
                 self.con.execute(f"COPY ({sql}) TO '{_quote(str(tmp))}' (FORMAT parquet{options})")
-            except duckdb.Error as exc:
+            except duckdb.IOException as exc:  # what the disk said; other errors stay what they are
                 raise DiskError(errno_in(str(exc)), path, KEEP, str(exc).splitlines()[0][:200]) from exc
             with writing(path, KEEP):
                 if not partition_by:
                     replace(tmp, path)
                     return
-                for part in sorted(tmp.iterdir()):
+                path.mkdir(parents=True, exist_ok=True)  # as COPY … APPEND made it, rows or none
+                for part in sorted(tmp.iterdir()) if tmp.is_dir() else []:
                     (path / part.name).mkdir(parents=True, exist_ok=True)
                     for file in sorted(part.glob("*.parquet")):
                         target = path / part.name / f"{uuid.uuid4()}.parquet"  # beside those already there

@@ -2,8 +2,11 @@
 
 Pages live under /admin (signed-in people, `PageUser`); the audit log is also JSON at
 /api/v1/audit (`ApiUser`: session cookie or bearer token). Permissions come from the role
-table (`read_audit`, `manage_users`); every change goes through the account service
-functions in `hrss.auth.service`, which write its audit event in the same transaction.
+table (`read_audit`; `view_users` for the account pages, `manage_users` for every change
+to an account: the security administrator's); every change goes through the account
+service functions in `hrss.auth.service` and `hrss.auth.mfa`, which write its audit event
+in the same transaction. No one changes their own role, disables themselves or resets
+their own second factor here.
 
 Before/after values are shown through `mask_json` (hrss.ledgers.masking): ID numbers,
 phone numbers and lists of personal names are masked, since the audit log may hold
@@ -25,8 +28,8 @@ from sqlalchemy.orm import Session
 
 from hrss.audit.service import ACTION_LABELS, count_events, local_time, utcnow, verify
 from hrss.audit.tables import AuditEvent
-from hrss.auth import throttle
-from hrss.auth.roles import ROLE_LABELS, SCOPED_ROLES, Action, Role
+from hrss.auth import mfa, throttle
+from hrss.auth.roles import ROLE_LABELS, SCOPED_ROLES, Action, Role, needs_second_factor
 from hrss.auth.service import (
     AccountError,
     change_role,
@@ -162,8 +165,10 @@ def _users_page(request: Request, lang: str, me: Principal, *, errors: list[str]
     with request.app.state.sessions() as session:
         users = list_users(session)
         blocks = throttle.latest_blocks(session, [u.username for u in users], utcnow())
+        enrolled = mfa.enrolled_user_ids(session)
     return _render(request, "admin_users.html", lang, me, {
-        "users": users, "blocks": blocks, "errors": errors or [], "form": form or {}, **_choices(request)}, status)
+        "users": users, "blocks": blocks, "enrolled": enrolled, "needs_mfa": needs_second_factor,
+        "errors": errors or [], "form": form or {}, **_choices(request)}, status)
 
 
 def _user_page(request: Request, lang: str, me: Principal, username: str, *, secret: tuple[str, str] | None = None,
@@ -174,14 +179,18 @@ def _user_page(request: Request, lang: str, me: Principal, username: str, *, sec
             raise _unknown("unknown_user", username)
         tokens = list_api_tokens(session, target)
         blocks = throttle.running_blocks(session, target.username, utcnow())
+        enrolment = mfa.enrolment_of(session, target)
+        codes_left = mfa.recovery_codes_left(session, target)
     return _render(request, "admin_user.html", lang, me, {
         "u": target, "tokens": tokens, "blocks": blocks, "secret": secret, "errors": errors or [],
+        "needs_mfa": needs_second_factor(target.role),
+        "mfa_since": enrolment.confirmed_at if enrolment is not None else None, "codes_left": codes_left,
         "done": request.query_params.get("done") == "1", **_choices(request)}, status)
 
 
 @router.get("/admin/users", response_class=HTMLResponse, include_in_schema=False)
 def users(request: Request, lang: LangDep, me: PageUser) -> Response:
-    require(me, Action.MANAGE_USERS)
+    require(me, Action.VIEW_USERS)
     return _users_page(request, lang, me)
 
 
@@ -205,7 +214,7 @@ def user_create(request: Request, lang: LangDep, me: PageUser, username: Field, 
 
 @router.get("/admin/users/{username}", response_class=HTMLResponse, include_in_schema=False)
 def user_detail(username: str, request: Request, lang: LangDep, me: PageUser) -> Response:
-    require(me, Action.MANAGE_USERS)
+    require(me, Action.VIEW_USERS)
     return _user_page(request, lang, me, username)
 
 
@@ -231,9 +240,9 @@ def _change(request: Request, lang: str, me: Principal, username: str, csrf_toke
     return RedirectResponse(f"/admin/users/{quote(username)}?done=1", status_code=303)
 
 
-def _not_self(me: Principal, target: User) -> None:
+def _not_self(me: Principal, target: User, key: str = "self_protect") -> None:
     if target.id == me.user.id:
-        raise AccountError([ta("self_protect", "zh")])
+        raise AccountError([ta(key, "zh")])
 
 
 @router.post("/admin/users/{username}/role", include_in_schema=False)
@@ -267,9 +276,22 @@ def user_password_reset(username: str, request: Request, lang: LangDep, me: Page
     return _change(request, lang, me, username, csrf_token, change, secret_kind="one_time")
 
 
+@router.post("/admin/users/{username}/mfa/reset", include_in_schema=False)
+def user_mfa_reset(username: str, request: Request, lang: LangDep, me: PageUser,
+                   csrf_token: OptionalField = None) -> Response:
+    def change(session: Session, target: User) -> None:
+        _not_self(me, target, "self_mfa")
+        mfa.reset_mfa(session, target, origin=me.origin())
+
+    return _change(request, lang, me, username, csrf_token, change)
+
+
 @router.post("/admin/users/{username}/tokens", include_in_schema=False)
 def user_token_create(username: str, request: Request, lang: LangDep, me: PageUser, name: Field,
                       csrf_token: OptionalField = None) -> Response:
+    if me.web_session is None:  # a token makes no token: a person signed in with both factors does
+        raise bad_request(ta("token_needs_session", "zh"), ta("token_needs_session", "en"), 403)
+
     def change(session: Session, target: User) -> str:
         return create_api_token(session, target, name, origin=me.origin())
 

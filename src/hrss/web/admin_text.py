@@ -75,6 +75,21 @@ ADMIN_TEXT: dict[str, tuple[str, str]] = {
     "self_protect": ("不能停用自己的账户或变更自己的角色 (you cannot deactivate yourself or change your own role)",
                      "You cannot deactivate yourself or change your own role"),
     "unknown_user": ("未知用户", "unknown user"),
+    # the second factor (双因素) of an account
+    "mfa": ("双因素", "Second factor"),
+    "mfa_enrolled": ("已绑定", "set up"),
+    "mfa_enrolled_since": ("已绑定（{at}），剩余恢复码 {n} 个", "set up ({at}), {n} recovery codes left"),
+    "mfa_missing": ("未绑定（下次登录时绑定）", "not set up (at the next sign-in)"),
+    "mfa_not_needed": ("不需要", "not needed"),
+    "reset_mfa": ("重置双因素", "Reset second factor"),
+    "reset_mfa_hint": ("清除该账户的动态口令和恢复码并结束其全部会话；下次登录时须重新绑定。用于手机和恢复码都丢失的情况。",
+                       "Clears the account's one-time-code set-up and recovery codes and ends all its sessions; "
+                       "it sets them up again at the next sign-in. For a lost phone and lost recovery codes."),
+    "self_mfa": ("不能重置自己的双因素，请由另一位安全管理员操作或使用 hrss user reset-mfa (you cannot reset your own second factor)",
+                 "You cannot reset your own second factor: ask another security administrator, or use hrss user reset-mfa"),
+    "token_needs_session": ("创建接口令牌须在网页上以完成双因素验证的会话操作，不能用接口令牌 (creating an API token needs a signed-in browser session)",
+                            "not allowed: creating an API token needs a browser session signed in with both factors, not a token"),
+    "read_only": ("您可以查看账户，账户的变更由安全管理员负责。", "You may view the accounts; changes are the security administrator's."),
     "unknown_token": ("未知令牌", "unknown token"),
 }
 

@@ -27,7 +27,14 @@ from hrss.settings import Settings, check_production
 from hrss.web import account, admin, api, entry, pages, reconcile, tracking
 from hrss.web.deps import choose_lang
 from hrss.web.i18n import indicator_name, t, term
-from hrss.web.security import LoginRequired, PasswordChangeRequired, SecurityHeaders, login_redirect
+from hrss.web.security import (
+    LoginRequired,
+    PasswordChangeRequired,
+    SecondFactorRequired,
+    SecurityHeaders,
+    login_redirect,
+    second_factor_redirect,
+)
 from hrss.web.tracking_text import tt
 from hrss.web.views import EvaluationCache
 
@@ -121,6 +128,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(PasswordChangeRequired)
     async def _password(request: Request, exc: PasswordChangeRequired) -> RedirectResponse:
         return RedirectResponse("/account/password", status_code=303)
+
+    @app.exception_handler(SecondFactorRequired)
+    async def _second_factor(request: Request, exc: SecondFactorRequired) -> RedirectResponse:
+        return RedirectResponse(second_factor_redirect(exc.next_url), status_code=303)
 
     def _error(request: Request, detail: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> Response:
         """An error as JSON for the API and machine clients; as a Chinese page for a browser."""

@@ -6,6 +6,10 @@
   which has no session yet, uses a double-submit cookie.
 - API clients send `Authorization: Bearer hrss_…`; bearer requests carry no cookies and
   need no CSRF token.
+- A privileged role's session is only half signed in until its second factor passes
+  (hrss.auth.mfa): `page_user` sends it to /account/mfa, `api_user` answers 401. Only the
+  second factor's pages, sign-out, the sign-in page and static files take it (they look
+  at the session themselves, through `_principal`).
 - Every answer carries the security headers of `SecurityHeaders` (CSP, no framing, nosniff,
   referrer policy, no-store for everything but static files, HSTS over TLS).
 """
@@ -26,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hrss.audit.service import Origin, utcnow
+from hrss.auth.mfa import second_factor_due
 from hrss.auth.roles import ACTION_LABELS, Action, can, role_label
 from hrss.auth.service import (
     Lookup,
@@ -62,6 +67,11 @@ class Principal:
     def origin(self) -> Origin:
         return Origin(user=self.user, request_id=self.request_id, client_addr=self.client_addr)
 
+    @property
+    def second_factor_due(self) -> bool:
+        """Half signed in: a privileged role's browser session without its second factor."""
+        return second_factor_due(self.user, self.web_session)
+
 
 class LoginRequired(Exception):
     """Raised by page dependencies; the app turns it into a redirect to /login."""
@@ -72,6 +82,14 @@ class LoginRequired(Exception):
 
 class PasswordChangeRequired(Exception):
     pass
+
+
+class SecondFactorRequired(Exception):
+    """Raised by page dependencies for a half-signed-in session; the app turns it into a
+    redirect to the second factor's page (/account/mfa), which returns to next_url."""
+
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
 
 
 def request_id(request: Request) -> str:
@@ -133,6 +151,8 @@ async def page_user(request: Request) -> Principal:
         raise LoginRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
     if principal.web_session is not None and password_change_required(principal.user, request.app.state.settings, utcnow()):
         raise PasswordChangeRequired()
+    if principal.second_factor_due:
+        raise SecondFactorRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
     return principal
 
 
@@ -144,7 +164,13 @@ async def api_user(request: Request) -> Principal:
                             headers={"WWW-Authenticate": "Bearer"})
     if principal.web_session is not None and password_change_required(principal.user, request.app.state.settings, utcnow()):
         raise HTTPException(403, detail={"message": "请先修改密码 (/account/password)", "message_en": "change your password first"})
+    if principal.second_factor_due:
+        raise HTTPException(401, detail=SECOND_FACTOR_DUE)
     return principal
+
+
+SECOND_FACTOR_DUE = {"message": "请先完成双因素验证：输入动态口令 (/account/mfa)",
+                     "message_en": "complete the second sign-in factor (one-time code, /account/mfa) first"}
 
 
 PageUser = Annotated[Principal, Depends(page_user)]
@@ -157,7 +183,7 @@ def require(principal: Principal, action: str, org_unit: str | None = None) -> N
         role = principal.user.role
         where, where_en = (f"（{org_unit}）", f" for {org_unit}") if org_unit else ("", "")
         raise HTTPException(403, detail={
-            "message": f"无权执行此操作：{ACTION_LABELS[Action(action)]}{where}。当前账户角色为{role_label(role)}，如需此权限请联系市级管理员。",
+            "message": f"无权执行此操作：{ACTION_LABELS[Action(action)]}{where}。当前账户角色为{role_label(role)}，如需此权限请联系安全管理员。",
             "message_en": f"not allowed: {action}{where_en} (role {role})",
         })
 
@@ -171,6 +197,10 @@ def check_csrf(principal: Principal, submitted: str | None) -> None:
 
 def login_redirect(next_url: str) -> str:
     return "/login?next=" + quote(next_url, safe="")
+
+
+def second_factor_redirect(next_url: str) -> str:
+    return "/account/mfa?next=" + quote(next_url, safe="")
 
 
 def safe_next(raw: str | None) -> str:
