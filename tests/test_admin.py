@@ -171,18 +171,24 @@ def test_password_reset_and_api_tokens(client: TestClient) -> None:
     reset = client.post("/admin/users/lingdao/password", data={"csrf_token": csrf(page)})
     assert reset.status_code == 200
     one_time = shown_secret(reset, "one_time")
-    made = client.post("/admin/users/shenji/tokens", data={"name": "审计接口", "csrf_token": csrf(page)})
+    # a token skips the second factor: none for another privileged account (the auditor's), 三权分立
+    privileged = client.post("/admin/users/shenji/tokens", data={"name": "审计接口", "csrf_token": csrf(page)})
+    assert privileged.status_code == 400 and "不能为其他特权账户" in privileged.text
+    assert 'data-token="' not in privileged.text
+    made = client.post("/admin/users/lingdao/tokens", data={"name": "领导驾驶舱", "csrf_token": csrf(page)})
     token = shown_secret(made, "token")
-    assert token.startswith("hrss_") and "审计接口" in made.text
+    assert token.startswith("hrss_") and "领导驾驶舱" in made.text
     [token_id] = re.findall(r'data-token="(\d+)"', made.text)
     auth = {"Authorization": f"Bearer {token}"}
-    assert client.get("/api/v1/audit", headers=auth).status_code == 200  # the bearer token wins over the cookie
-    revoked = client.post(f"/admin/users/shenji/tokens/{token_id}/revoke", data={"csrf_token": csrf(page)},
+    # the bearer token wins over the cookie: the leader reads the plan, not the audit log
+    assert client.get("/api/v1/plan", headers=auth).status_code == 200
+    assert client.get("/api/v1/audit", headers=auth).status_code == 403
+    revoked = client.post(f"/admin/users/lingdao/tokens/{token_id}/revoke", data={"csrf_token": csrf(page)},
                           follow_redirects=False)
     assert revoked.status_code == 303
-    assert client.post(f"/admin/users/lingdao/tokens/{token_id}/revoke", data={"csrf_token": csrf(page)}).status_code == 404
+    assert client.post(f"/admin/users/shenji/tokens/{token_id}/revoke", data={"csrf_token": csrf(page)}).status_code == 404
     client.cookies.clear()
-    assert client.get("/api/v1/audit", headers=auth).status_code == 401
+    assert client.get("/api/v1/plan", headers=auth).status_code == 401
     sign_in(client, "shenji")
     actions = [e["action"] for e in client.get("/api/v1/audit").json()["events"] if e["user_name"] == "anquan"][:3]
     assert actions == ["token.revoked", "token.created", "user.password_reset"]

@@ -173,11 +173,23 @@ def test_backup_is_audited_and_restore_replaces_state_and_store(store: str, tmp_
     assert refused.exit_code == 1 and "已取消，未做任何改动" in refused.output
     assert [e[1] for e in _events(store)][-1] == "db.backup"
 
+    before = _events(store)
     result = runner.invoke(app, ["db", "restore", str(out)], input="y\n")
     assert result.exit_code == 0, result.output
     events = _events(store)
     assert [e[1] for e in events] == ["user.created", "db.restored"]  # the backup's, then the restore's
     assert events[0] == created
+    # the events written since the backup are not deleted: the store as it was is kept first,
+    # beside the backup, and the restore's own event names that file
+    [kept] = sorted((tmp_path / "b").glob("hrss-before-restore-*.tar"))
+    with tarfile.open(kept) as tar:
+        kept_manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+    assert (kept_manifest["audit"]["last_id"], kept_manifest["audit"]["last_hash"]) == (before[-1][0], before[-1][2])
+    engine = make_engine(store)
+    with session_factory(engine)() as s:
+        restored = s.execute(select(AuditEvent.after).where(AuditEvent.action == "db.restored")).scalar_one()
+    engine.dispose()
+    assert json.loads(restored)["replaced_kept_in"] == str(kept)
     listed = runner.invoke(app, ["audit", "show"])
     assert "admin9" not in listed.output and "恢复数据库 db.restored" in " ".join(listed.output.split())
     assert sorted(p.name for p in state.rglob("*") if p.is_file()) == ["a.parquet", "state.json"]

@@ -174,6 +174,29 @@ def test_hsts_behind_a_proxy_only_when_the_proxy_is_trusted(app: FastAPI) -> Non
         assert "strict-transport-security" not in untrusted.get("/login", headers=forwarded).headers
 
 
+def test_an_oversized_body_is_refused_before_any_route_reads_it(app: FastAPI, tmp_path: Path) -> None:
+    # 5 MB uploads + 64 KB of form: a 6 MB body, declared or chunked, signed in or not, is a
+    # 413 (with the security headers), and the form parser never spools it to a temporary file
+    import tempfile
+
+    limit = app.state.settings.upload_max_bytes + 64 * 1024
+    big = b"0" * (limit + 1)
+    spool = Path(tempfile.gettempdir())
+    before = set(spool.iterdir())
+    anonymous = TestClient(app)
+    declared = anonymous.post("/entry/upload", content=big, headers={"content-type": "multipart/form-data; boundary=x"})
+    assert declared.status_code == 413 and "上限" in declared.text
+    assert_protected(declared)
+    chunked = anonymous.post("/login", content=iter([big[:limit], big[limit:]]),
+                             headers={"content-type": "application/x-www-form-urlencoded"})
+    assert chunked.status_code == 413 and "请求内容超过" in chunked.text
+    assert anonymous.post("/login", content=b"x", headers={"content-length": "abc"}).status_code == 400
+    assert set(spool.iterdir()) - before == set()
+    # a body under the limit reaches its route: the same client signs in
+    sign_in(anonymous, "lingdao")
+    assert anonymous.get("/").status_code == 200
+
+
 def test_framing_is_refused_everywhere(client: TestClient) -> None:
     for answer in (client.get("/"), client.get("/login"), client.get("/api/docs"), client.get("/api/v1/plan")):
         assert answer.headers.get("x-frame-options") == "DENY"

@@ -293,6 +293,13 @@ def test_api_tokens_skip_the_code_but_cannot_make_tokens(app: FastAPI, client: T
     made = bearer.post("/admin/users/lingdao/tokens", data={"name": "x"},
                        headers={"Authorization": f"Bearer {security_token}"})
     assert made.status_code == 403 and "browser session signed in with both factors" in made.json()["message_en"]
+    # nor any other change to accounts: a security administrator's token resets no password, no role
+    for path, data in (("/admin/users/lingdao/password", {}), ("/admin/users/lingdao/role", {"role": "auditor"}),
+                       ("/admin/users/lingdao/mfa/reset", {}), ("/admin/users/lingdao/active", {"active": "0"})):
+        changed = bearer.post(path, data=data, headers={"Authorization": f"Bearer {security_token}"})
+        assert changed.status_code == 403, path
+    with app.state.sessions.begin() as s:
+        assert get_user(s, "lingdao").role == "leader" and get_user(s, "lingdao").is_active
     _password_only(client, "anquan")  # half signed in: refused too
     refused = client.post("/admin/users/lingdao/tokens", data={"name": "x", "csrf_token": csrf_token(client.get("/account/mfa"))},
                           follow_redirects=False)

@@ -7,6 +7,7 @@ store after its checks) and the messages.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -104,10 +105,14 @@ def db_restore(
     file: Annotated[Path, typer.Argument(help="hrss db backup 写的备份文件 (a backup written by hrss db backup)")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="不再询问确认 (do not ask for confirmation)")] = False,
     folder: Annotated[Path | None, typer.Option("--dir", help="台账目录，恢复其 _state；默认 HRSS_LEDGER_DIR (ledger folder)")] = None,
+    safety_dir: Annotated[Path | None, typer.Option(
+        "--safety-dir", help="恢复前先把当前数据库备份到此目录；默认与备份文件同一目录 "
+                             "(where the store as it is now is backed up first; default: the backup file's folder)")] = None,
 ) -> None:
     """从备份文件恢复数据库与台账统计状态 (restore the store and the kept state; the server must be stopped;
-    asks first unless --yes; checks the audit chain and records the restore afterwards)."""
-    from hrss.ops.backup import prepare_restore, restore
+    asks first unless --yes; backs the current store up first, so that no audit event is lost; checks the
+    audit chain and records the restore afterwards)."""
+    from hrss.ops.backup import backup, prepare_restore, restore
     from hrss.ops.store import BackupError
 
     c = ctx.find_root().obj
@@ -130,9 +135,28 @@ def db_restore(
     ):
         table.add_row(label, value)
     out.print(table)
-    if not yes and not typer.confirm("用该备份覆盖目标数据库与统计状态？备份之后的改动将全部丢失 "
-                                     "(replace the store and the state with the backup? later changes are lost)", default=False):
+    if not yes and not typer.confirm("用该备份覆盖目标数据库与统计状态？当前数据库将先另行备份 "
+                                     "(replace the store and the state with the backup? the current store is backed up first)", default=False):
         _fail("已取消，未做任何改动 (cancelled; nothing changed)")
+    # The audit events written since the backup (and every other change) would be gone with the
+    # store they are in: the store as it is now is backed up first, and a restore that cannot
+    # keep it does not run. The audit trail is never deleted, only set aside in that file.
+    safety = None
+    if plan.current.revision is not None:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        folder_for = safety_dir or file.resolve().parent
+        safety = folder_for / f"hrss-before-restore-{stamp}.tar"
+        n = 1
+        while safety.exists():  # two restores within one second keep both
+            n += 1
+            safety = folder_for / f"hrss-before-restore-{stamp}-{n}.tar"
+        try:
+            with _steps() as progress:
+                backup(url, safety, ledger_dir, progress=_Steps(progress))
+        except (BackupError, OSError) as exc:
+            _fail(f"恢复前备份当前数据库失败，未做任何改动 (could not back up the current store first; nothing changed): "
+                  f"{_said(exc)}；可用 --safety-dir 指定其他目录 (choose another folder with --safety-dir)")
+        out.print(f"恢复前的数据库已备份到 (the store as it was is kept in): {safety}", soft_wrap=True)
     c.close()  # no connection of this command stays open on the store being replaced
     try:
         with _steps() as progress:
@@ -148,7 +172,7 @@ def db_restore(
             "schema_revision": m["schema_revision"], "audit_last_id": m["audit"]["last_id"],
             "audit_last_hash": m["audit"]["last_hash"], "state_files": result.state_files,
             "replaced_audit_last_id": result.replaced.last_id, "replaced_audit_last_hash": result.replaced.last_hash,
-            "verified": not result.problems})
+            "replaced_kept_in": str(safety) if safety else None, "verified": not result.problems})
     for problem in result.problems:
         err.print(problem, highlight=False)
     if result.problems:

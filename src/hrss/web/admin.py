@@ -199,6 +199,8 @@ def user_create(request: Request, lang: LangDep, me: PageUser, username: Field, 
                 display_name: OptionalField = None, org_unit: OptionalField = None,
                 csrf_token: OptionalField = None) -> Response:
     require(me, Action.MANAGE_USERS)
+    if me.web_session is None:  # a person, signed in with both factors, changes accounts: never a token
+        raise bad_request(ta("needs_session", "zh"), ta("needs_session", "en"), 403)
     check_csrf(me, csrf_token)
     try:
         with request.app.state.sessions.begin() as session:
@@ -226,6 +228,8 @@ def _change(request: Request, lang: str, me: Principal, username: str, csrf_toke
     with it, the page shows change's return value (a one-time password or token) once.
     """
     require(me, Action.MANAGE_USERS)
+    if me.web_session is None:  # a person, signed in with both factors, changes accounts: never a token
+        raise bad_request(ta("needs_session", "zh"), ta("needs_session", "en"), 403)
     check_csrf(me, csrf_token)
     try:
         with request.app.state.sessions.begin() as session:
@@ -289,10 +293,11 @@ def user_mfa_reset(username: str, request: Request, lang: LangDep, me: PageUser,
 @router.post("/admin/users/{username}/tokens", include_in_schema=False)
 def user_token_create(username: str, request: Request, lang: LangDep, me: PageUser, name: Field,
                       csrf_token: OptionalField = None) -> Response:
-    if me.web_session is None:  # a token makes no token: a person signed in with both factors does
-        raise bad_request(ta("token_needs_session", "zh"), ta("token_needs_session", "en"), 403)
-
     def change(session: Session, target: User) -> str:
+        # Tokens skip the second factor: one for another privileged account would let whoever
+        # holds it act as that account (an auditor's, an administrator's). Its holder makes it.
+        if target.id != me.user.id and needs_second_factor(target.role):
+            raise AccountError([ta("token_privileged", "zh")])
         return create_api_token(session, target, name, origin=me.origin())
 
     return _change(request, lang, me, username, csrf_token, change, secret_kind="token")

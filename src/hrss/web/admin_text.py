@@ -87,8 +87,12 @@ ADMIN_TEXT: dict[str, tuple[str, str]] = {
                        "it sets them up again at the next sign-in. For a lost phone and lost recovery codes."),
     "self_mfa": ("不能重置自己的双因素，请由另一位安全管理员操作或使用 hrss user reset-mfa (you cannot reset your own second factor)",
                  "You cannot reset your own second factor: ask another security administrator, or use hrss user reset-mfa"),
-    "token_needs_session": ("创建接口令牌须在网页上以完成双因素验证的会话操作，不能用接口令牌 (creating an API token needs a signed-in browser session)",
-                            "not allowed: creating an API token needs a browser session signed in with both factors, not a token"),
+    "needs_session": ("账户变更须在网页上以完成双因素验证的会话操作，不能用接口令牌 (changes to accounts need a signed-in browser session)",
+                      "not allowed: changes to accounts need a browser session signed in with both factors, not a token"),
+    "token_privileged": ("不能为其他特权账户（须双因素登录的角色）创建接口令牌：令牌不经动态口令，持有者即可以该账户身份操作；"
+                         "请由账户本人登录后创建 (no API token for another privileged account)",
+                         "No API token for another privileged account: a token skips the second factor, so its holder "
+                         "could act as that account. The account holder creates it, signed in."),
     "read_only": ("您可以查看账户，账户的变更由安全管理员负责。", "You may view the accounts; changes are the security administrator's."),
     "unknown_token": ("未知令牌", "unknown token"),
 }

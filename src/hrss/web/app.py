@@ -28,6 +28,7 @@ from hrss.web import account, admin, api, entry, pages, reconcile, tracking
 from hrss.web.deps import choose_lang
 from hrss.web.i18n import indicator_name, t, term
 from hrss.web.security import (
+    BodyLimit,
     LoginRequired,
     PasswordChangeRequired,
     SecondFactorRequired,
@@ -48,13 +49,19 @@ def static_url(path: str) -> str:
     return STATIC_PREFIX + path
 
 
+FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the form's other fields around an upload
+
+
 class HrssApp(FastAPI):
     """FastAPI with the security headers outermost: around Starlette's own error middleware
     too, so that a 500 answer carries them like every other (add_middleware would put them
     inside it)."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(super().build_middleware_stack(), static_prefix=STATIC_PREFIX)
+        # built at the first request, when state.settings is set: bodies are limited to the
+        # largest upload plus room for the form around it
+        limit = self.state.settings.upload_max_bytes + FORM_OVERHEAD
+        return SecurityHeaders(BodyLimit(super().build_middleware_stack(), limit), static_prefix=STATIC_PREFIX)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -285,3 +285,70 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimit:
+    """ASGI middleware refusing a request body larger than max_bytes with 413, before any
+    route (and before sign-in is checked) reads it: the form parser would otherwise spool a
+    body of any size to disk, anonymous ones included. A declared Content-Length is judged
+    at once; a chunked body is counted as it arrives and cut off at the limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", ())).get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await self._refuse(send, 400, "Content-Length 无效 (invalid Content-Length)")
+                return
+            if int(declared) > self.max_bytes:
+                await self._refuse(send, 413, self._too_big())
+                return
+        received, cut, started = 0, False, False
+
+        async def counted() -> Message:
+            nonlocal received, cut
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    cut = True
+                    return {"type": "http.disconnect"}  # the route stops reading; the 413 below answers
+            return message
+
+        async def unless_cut(message: Message) -> None:
+            nonlocal started
+            if cut:
+                return  # the route's answer to the cut-off body: the 413 is sent instead
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, unless_cut)
+        except Exception:
+            if not cut:
+                raise
+        if cut and not started:
+            await self._refuse(send, 413, self._too_big())
+
+    def _too_big(self) -> str:
+        return (f"请求内容超过 {self.max_bytes // 1024 // 1024} MB 上限 "
+                f"(request body larger than the limit of {self.max_bytes // 1024 // 1024} MB)")
+
+    @staticmethod
+    async def _refuse(send: Send, status: int, text: str) -> None:
+        # a page of its own: the app's templates are not reached (nor needed) for it
+        body = (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{status}</title>'
+                f'<link rel="stylesheet" href="/static/app.css"></head><body><main class="panel">'
+                f'<h1>{status}</h1><p role="alert">{text}</p>'
+                f'<p><a href="/" data-back>返回上一页 (back)</a></p></main>'
+                f'<script src="/static/app.js"></script></body></html>').encode()
+        await send({"type": "http.response.start", "status": status, "headers": [
+            (b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
