@@ -8,17 +8,11 @@ Screenshots of the dashboard and the indicator page are saved under var/test-art
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import openpyxl
 import pytest
-import uvicorn
 
 from hrss.auth.service import create_user
 from hrss.db import make_engine, transaction
@@ -27,30 +21,18 @@ from hrss.monitoring.values import NewValue, store_values
 from hrss.plan.store import prepare_store
 from hrss.settings import Settings
 from hrss.web.app import create_app
-from web_helpers import browser_sign_in
+from web_helpers import CHROMIUM, CHROMIUM_ARGS, browser_sign_in, need_chromium, running
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "var" / "test-artifacts"
 PASSWORD = "Xuzhou-2025-plan!"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 
 pytestmark = pytest.mark.slow
 SETTINGS: dict[str, Settings] = {}  # base address → the server's settings (for the second factor's stored secret)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI needs Debian's chromium for the browser test (scripts/setup --test installs it)")
-        pytest.skip("chromium not installed")
+    need_chromium()
     url = f"sqlite:///{tmp_path / 'e2e.sqlite3'}"
     settings = Settings(database_url=url)
     engine = make_engine(url)
@@ -66,19 +48,9 @@ def server(tmp_path: Path) -> Iterator[str]:
         store_values(s, plan, [NewValue("I01", "沛县", parse_period("2023-07"), 0.03, None, None, 0)],
                      source="reported", source_name="导入.xlsx")
     engine.dispose()
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
-    SETTINGS[base] = settings
-    yield base
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with running(create_app(settings)) as base:
+        SETTINGS[base] = settings
+        yield base
 
 
 def _sign_in(browser, base: str, username: str):  # type: ignore[no-untyped-def]
@@ -94,7 +66,7 @@ def test_operator_and_statistician_in_a_real_browser(server: str, tmp_path: Path
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         op = _sign_in(browser, server, "peixian")
         op.goto(f"{server}/entry?org=沛县&period=2024-03")
         assert "未填报" in op.inner_text("#sub-status")
@@ -167,7 +139,7 @@ def test_a_draft_never_moves_the_dashboard_and_the_city_reports_its_own(server: 
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         op, stat = _sign_in(browser, server, "peixian"), _sign_in(browser, server, "tongji")
         before = _card(stat, server, "I01", "2023-07")
         assert "0.03" in before  # the imported 300 人
@@ -231,7 +203,7 @@ def test_the_nav_holds_one_line_and_the_ledger_fits_at_1400_px(server: str) -> N
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = _sign_in(browser, server, "tongji")
         page.set_viewport_size({"width": 1400, "height": 900})
         for lang in ("en", "zh"):

@@ -10,18 +10,12 @@ Content-Security-Policy violation on the main pages.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -32,7 +26,15 @@ from hrss.monitoring.demo import build_demo, load_demo
 from hrss.plan.store import prepare_store
 from hrss.settings import Settings
 from hrss.web.app import create_app
-from web_helpers import PASSWORD, browser_sign_in, sign_in
+from web_helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PASSWORD,
+    browser_sign_in,
+    need_chromium,
+    running,
+    sign_in,
+)
 
 DIRECTIVES = ("default-src 'self'", "script-src 'self'", "object-src 'none'", "base-uri 'self'",
               "form-action 'self'", "frame-ancestors 'none'")
@@ -233,9 +235,6 @@ def test_the_api_docs_load_nothing_from_outside_and_need_a_sign_in(client: TestC
 
 # --- in a real browser: no Content-Security-Policy violation on the main pages ---------------
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 PAGES = ("/", "/indicators/I01", "/indicators/I06", "/org-units/徐州市", "/entry", "/review", "/ledger",
          "/reconcile", "/completeness", "/reports", "/admin/users", "/admin/users/admin", "/admin/audit",
          "/account/password", "/api/docs", "/indicators/NOPE")
@@ -248,18 +247,9 @@ document.addEventListener("securitypolicyviolation", (e) => {
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def demo_server(tmp_path: Path) -> Iterator[str]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI needs Debian's chromium for the browser test (scripts/setup --test installs it)")
-        pytest.skip("chromium not installed")
+    need_chromium()
     url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
     settings = Settings(database_url=url)
     engine = make_engine(url)
@@ -271,18 +261,9 @@ def demo_server(tmp_path: Path) -> Iterator[str]:
         create_user(s, username="shenji", display_name="审计员", role="auditor", org_unit=None, plan=plan,
                     settings=settings, password=PASSWORD)  # the audit log is the auditor's alone (三权分立)
     engine.dispose()
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    SERVER_SETTINGS[f"http://127.0.0.1:{port}"] = settings
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with running(create_app(settings)) as base:
+        SERVER_SETTINGS[base] = settings
+        yield base
 
 
 @pytest.mark.slow
@@ -292,7 +273,7 @@ def test_no_csp_violation_on_the_main_pages_in_a_real_browser(demo_server: str) 
     base = demo_server
     problems: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(locale="zh-CN", viewport={"width": 1440, "height": 1000})
         context.add_init_script(WATCH)
         page = context.new_page()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import random
 import re
-import socket
 import threading
 import time
 import zipfile
@@ -26,7 +25,6 @@ from pathlib import Path
 import httpx2
 import openpyxl
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 
 from hrss.auth.service import create_user
@@ -39,17 +37,11 @@ from hrss.plan.planfile import load_plan
 from hrss.plan.store import prepare_store
 from hrss.settings import Settings
 from hrss.web.app import create_app
-from web_helpers import PASSWORD, csrf_token
+from web_helpers import PASSWORD, csrf_token, running
 
 SHEET = "xl/worksheets/sheet1.xml"
 HEAD = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
         '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">')
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -69,20 +61,11 @@ def world(tmp_path: Path) -> Iterator[World]:
         create_user(s, username="peixian", display_name="沛县填报员", role="district_operator", org_unit="沛县",
                     plan=plan, settings=settings, password=PASSWORD)
     engine.dispose()
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
-    with httpx2.Client(base_url=base, timeout=60) as client:
+    with running(create_app(settings)) as base, httpx2.Client(base_url=base, timeout=60) as client:
         form = client.get("/login")
         done = client.post("/login", data={"username": "peixian", "password": PASSWORD, "csrf_token": csrf_token(form.text)})
         assert done.status_code == 303, done.text
         yield World(base, url, client)
-    srv.should_exit = True
-    thread.join(timeout=10)
 
 
 def _template(w: World) -> bytes:

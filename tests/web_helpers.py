@@ -1,13 +1,24 @@
 """Helpers shared by the web tests: the test password, form tokens, signing in (with the
-second factor of the privileged roles, as a person with an authenticator app would)."""
+second factor of the privileged roles, as a person with an authenticator app would), a real
+server on a free port and the browser that visits it."""
 
 from __future__ import annotations
 
 import html
+import os
 import re
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pyotp
+import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from httpx2 import Response
 
@@ -125,3 +136,42 @@ def browser_sign_in(page: Any, base: str, username: str, settings: Settings, pas
         page.fill("input[name=code]", stored_code(settings, username))
         page.click("form.stack button[type=submit]")
     page.wait_for_url(lambda url: "/account/mfa" not in url)
+
+
+# --- a real server and a real browser -------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def need_chromium() -> None:
+    """Skip a browser test where Debian's chromium is missing; in CI that is an error."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI needs Debian's chromium for the browser test (scripts/setup --test installs it)")
+        pytest.skip("chromium not installed")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running(app: Any) -> Iterator[str]:
+    """app served by uvicorn on a free loopback port in a thread; yields its base address."""
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
