@@ -142,3 +142,39 @@ def test_reconcile_table_names_the_area_column(client) -> None:
         head = re.search(r'<table class="grid" id="reconcile">\s*<thead>(.*?)</thead>', page, re.S)
         assert head and f"<th>{area}</th>" in head.group(1), lang
         assert "<th>单位</th>" not in head.group(1) and "<th>Org unit</th>" not in head.group(1)
+
+
+def test_the_monthly_briefing_made_on_the_web_has_the_reconciliation(db_url: str, tmp_path) -> None:
+    # The page's 生成报告 and `hrss report` make a report the same way (hrss.reports.service):
+    # the web's monthly briefing, too, carries 数据会审 (沛县 I01 computed 1.2 × reported: flagged)
+    # and says when the computed side is a sample estimate.
+    from docx import Document
+    from openpyxl import load_workbook
+
+    from web_helpers import csrf_token, sign_in
+
+    def add_computed(s: Session, plan: Plan) -> None:
+        reported = load_values(s, plan, "reported")
+        i01 = next(i for i in plan.indicators if i.code == "I01")
+        computed = [NewValue("I01", "沛县", p, (reported.value(i01, "沛县", p.first, p.last) or 0) * 1.2, None, None, 0)
+                    for p in MONTHS]
+        store_values(s, plan, computed, source=COMPUTED, source_name=f"实名制自动统计 {SAMPLED} (test)")
+
+    settings, _ = demo_store(db_url, add_computed)
+    settings = settings.model_copy(update={"report_dir": tmp_path / "reports"})
+    engine = make_engine(db_url)
+    with transaction(engine) as s:
+        create_user(s, username="tongji", display_name="统计", role="city_statistician", org_unit=None,
+                    plan=prepare_store(engine), settings=settings, password=PASSWORD)
+    engine.dispose()
+    with TestClient(create_app(settings)) as c:
+        sign_in(c, "tongji")
+        form = c.get("/reports")
+        made = c.post("/reports/generate", data={"csrf_token": csrf_token(form), "kind": "monthly", "as_of": "2024-03"})
+        assert made.status_code == 200, made.text
+    folder = tmp_path / "reports" / "web"
+    text = "\n".join(p.text for p in Document(str(next(folder.glob("*.docx")))).paragraphs)
+    assert "数据会审" in text and "样本推算" in text
+    sheet = load_workbook(next(folder.glob("*.xlsx")))["数据会审"]
+    rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
+    assert any("沛县" in [str(v) for v in row] for row in rows)

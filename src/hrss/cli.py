@@ -373,30 +373,20 @@ def report_cmd(
 ) -> None:
     """生成 Word 与 Excel 报告 (write the Word and Excel report)."""
     from hrss.db import session_factory
-    from hrss.monitoring.demo import is_simulated
-    from hrss.monitoring.service import load_values
-    from hrss.reports.build import KINDS, ReportError, write_reports
-    from hrss.stats.service import computed_from_sample
+    from hrss.reports.build import KINDS, ReportError
+    from hrss.reports.service import generate
 
     if kind not in KINDS:
         raise typer.BadParameter(" | ".join(KINDS), param_hint="--kind")
     month = _as_of(as_of)
     c = _ctx(ctx)
     plan = c.ready()
-    with session_factory(c.engine)() as session:
-        values = load_values(session, plan, source)
-        simulated = is_simulated(session, plan)
-        reconciliation = _reconciliation(session, plan, month, c.settings) if kind == "monthly" else None
-        sampled = reconciliation is not None and computed_from_sample(session, plan)
     target = out_dir or c.settings.report_dir
     try:
-        with Progress(console=err, transient=True) as progress:
+        with Progress(console=err, transient=True) as progress, session_factory(c.engine)() as session:
             task = progress.add_task("生成报告 (writing report)", total=None)
-            files = write_reports(
-                plan, values, kind=kind, as_of=month, out_dir=target, thresholds=c.settings.thresholds,
-                simulated=simulated, progress=lambda label: progress.update(task, description=label),
-                reconciliation=reconciliation, sampled=sampled,
-            )
+            files = generate(session, plan, c.settings, kind=kind, as_of=month, out_dir=target, source=source,
+                             progress=lambda label: progress.update(task, description=label))
     except ReportError as exc:
         _fail(str(exc))
     from hrss.db import transaction
@@ -406,19 +396,6 @@ def report_cmd(
             "kind": kind, "as_of": as_of, "source": source, "files": [files.docx.name, files.xlsx.name]})
     out.print(f"Word 报告 (report): {files.docx.resolve()}", soft_wrap=True)
     out.print(f"Excel 报告 (workbook): {files.xlsx.resolve()}", soft_wrap=True)
-
-
-def _reconciliation(session: Any, plan: Any, month: int, settings: Settings) -> list[Any] | None:
-    """数据会审 for the monthly briefing, when values computed from the ledgers exist."""
-    from hrss.monitoring.service import latest_month
-    from hrss.stats.compute import COMPUTED
-    from hrss.stats.definitions import load_definitions
-    from hrss.stats.service import reconcile
-
-    if latest_month(session, plan, COMPUTED) is None:
-        return None
-    return reconcile(session, plan, load_definitions(plan), month,
-                     tolerance=settings.reconcile_tolerance, tolerance_pp=settings.reconcile_tolerance_pp)
 
 
 @app.command("serve")

@@ -39,11 +39,11 @@ from hrss.monitoring.ledger_tables import (
     save_note,
 )
 from hrss.monitoring.periods import PeriodError, month_index, month_label, parse_as_of
-from hrss.monitoring.service import load_values
 from hrss.plan.model import Plan
-from hrss.reports.build import KINDS, ReportError, ReportFiles, collect, write_reports
+from hrss.reports.build import KINDS, ReportError, ReportFiles, collect
 from hrss.reports.content import KIND_NAMES
 from hrss.reports.ledger import COMPARATOR_LABELS, EVIDENCE, LedgerEntry, ledger
+from hrss.reports.service import generate as generate_report
 from hrss.settings import Settings
 from hrss.web.api import ERRORS
 from hrss.web.deps import (
@@ -222,10 +222,8 @@ def generate(plan: Plan, session: Any, settings: Settings, kind: str, as_of: int
         raise ReportError(f"未知报告类型 (unknown report kind): {kind}")
     folder = report_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
-    values, simulated = load_values(session, plan), is_simulated(session, plan)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".writing-") as tmp:
-        written = write_reports(plan, values, kind=kind, as_of=as_of, out_dir=Path(tmp),
-                                thresholds=settings.thresholds, simulated=simulated)
+        written = generate_report(session, plan, settings, kind=kind, as_of=as_of, out_dir=Path(tmp))
         done = ReportFiles(folder / written.docx.name, folder / written.xlsx.name)
         os.replace(written.docx, done.docx)
         os.replace(written.xlsx, done.xlsx)
