@@ -85,3 +85,14 @@ def _actions(db_url: str) -> list[str]:
             return list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
     finally:
         engine.dispose()
+
+
+def test_cli_page_is_current() -> None:
+    from pathlib import Path
+
+    from hrss.cli_reference import cli_markdown
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "CLI.md"
+    assert page.read_text(encoding="utf-8") == cli_markdown(), "run: python -m hrss.cli_reference > docs/CLI.md"
+    for command in ("hrss db restore", "hrss user reset-mfa", "hrss stats export", "hrss report"):
+        assert f"### `{command}`" in page.read_text(encoding="utf-8")
