@@ -199,15 +199,31 @@ def test_a_draft_never_moves_the_dashboard_and_the_city_reports_its_own(server: 
         browser.close()
 
 
-def test_the_nav_holds_one_line_and_the_ledger_fits_at_1400_px(server: str) -> None:
+def test_the_nav_holds_one_line_and_the_ledger_and_review_fit_at_1400_px(server: str) -> None:
     from playwright.sync_api import sync_playwright
 
+    # a submission whose row carries a long rule finding (300 人 after 29 人: +934.5 %), for /review
+    from hrss.audit.service import Origin
+    from hrss.auth.service import get_user
+    from hrss.monitoring import workflow as wf
+    from hrss.monitoring.rules import load_rules
+
+    engine = make_engine(SETTINGS[server].database_url)
+    plan = prepare_store(engine)
+    with transaction(engine) as s:
+        store_values(s, plan, [NewValue("I01", "沛县", parse_period("2024-04"), 0.0029, None, None, 0)],
+                     source="reported", source_name="导入.xlsx")
+        op, unit, month = Origin(user=get_user(s, "peixian")), plan.org_unit("沛县"), wf.monthly_period("2024-05")
+        wf.save(s, plan, unit, month, {"I01": "300"}, version=None, origin=op)
+        wf.submit(s, plan, unit, month, version=None, comment="春季招聘会集中签约", rules=load_rules(), origin=op)
+        review = f"/review/{wf.get_submission(s, plan, '沛县', '2024-05').id}"
+    engine.dispose()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = _sign_in(browser, server, "tongji")
         page.set_viewport_size({"width": 1400, "height": 900})
         for lang in ("en", "zh"):
-            for path in ("/", "/ledger"):
+            for path in ("/", "/ledger", review):
                 page.goto(f"{server}{path}?lang={lang}")
                 nav, link = page.evaluate("""() => {
                     const nav = document.querySelector('header nav');
