@@ -40,7 +40,7 @@ from hrss.monitoring.ledger_tables import (
 )
 from hrss.monitoring.periods import PeriodError, month_index, month_label, parse_as_of
 from hrss.plan.model import Plan
-from hrss.reports.build import KINDS, ReportError, ReportFiles, collect
+from hrss.reports.build import ReportError, ReportFiles, collect
 from hrss.reports.content import KIND_NAMES
 from hrss.reports.ledger import COMPARATOR_LABELS, EVIDENCE, LedgerEntry, ledger
 from hrss.reports.service import generate as generate_report
@@ -217,9 +217,8 @@ def report_files(folder: Path) -> list[Path]:
 
 
 def generate(plan: Plan, session: Any, settings: Settings, kind: str, as_of: int) -> ReportFiles:
-    """Write both files in a hidden folder, then move them in: a download never sees half a file."""
-    if kind not in KINDS:
-        raise ReportError(f"未知报告类型 (unknown report kind): {kind}")
+    """Write both files in a hidden folder, then move them in: a download never sees half a file.
+    What goes in them is hrss.reports.service.generate's, as for `hrss report`."""
     folder = report_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".writing-") as tmp:
